@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+// cowrie-db: the CLI entry point. Each command lives in src/commands/<name>.ts.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { installSignalHandlers } from './lifecycle.js';
+import { packageRoot } from './db/sqlfiles.js';
+import { migrateCommand } from './commands/migrate.js';
+import { serverCommand } from './commands/server.js';
+import { testCommand } from './commands/test.js';
+
+const { version } = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string };
+
+const program = new Command('cowrie-db')
+  .description('Bring a drifted Cowrie/DShield honeypot database back into line and fill its ADR-007 snapshot columns safely.')
+  .version(version, '-V, --version')
+  .showHelpAfterError()
+  .addHelpText(
+    'after',
+    `
+Target database: --db <url>, else $DATABASE_URL, else the libpq PG* variables,
+else an embedded PostgreSQL 17 that cowrie-db starts itself ($COWRIE_DB_HOME).
+
+Exit codes: 0 ok/GO, 1 error/NO-GO, 2 critical, 3 could not run (connection,
+permissions), 64 bad usage, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).`,
+  );
+
+program.exitOverride((err) => {
+  // commander's own usage errors (unknown flag, missing argument) exit 64.
+  process.exit(err.exitCode === 0 ? 0 : err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 64);
+});
+
+for (const command of [migrateCommand(), testCommand(), serverCommand()]) {
+  program.addCommand(command.exitOverride());
+}
+
+installSignalHandlers();
+await program.parseAsync(process.argv);
