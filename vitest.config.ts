@@ -8,6 +8,6 @@ export default defineConfig({
     hookTimeout: 180_000,
     // Two cores here: two test files at a time, each with its own databases.
     maxWorkers: 2,
-    reporters: ['default'],
+    reporters: ['default', './test/harness/summary-reporter.ts'],
   },
 });
