@@ -36,3 +36,11 @@ export const log = {
 export function out(text: string): void {
   process.stdout.write(redact(text) + (text.endsWith('\n') ? '' : '\n'));
 }
+
+const ANSI = { red: 31, green: 32, yellow: 33, dim: 2, bold: 1 } as const;
+
+/** Colour for stdout results, off with NO_COLOR or when stdout is not a terminal. */
+export function paint(colour: keyof typeof ANSI, text: string): string {
+  if (process.env.NO_COLOR || !process.stdout.isTTY) return text;
+  return `\u001b[${ANSI[colour]}m${text}\u001b[0m`;
+}

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { installSignalHandlers } from './lifecycle.js';
 import { packageRoot } from './db/sqlfiles.js';
+import { checkCommand } from './commands/check.js';
 import { installSqlCommand } from './commands/install-sql.js';
 import { migrateCommand } from './commands/migrate.js';
 import { serverCommand } from './commands/server.js';
@@ -31,7 +32,7 @@ program.exitOverride((err) => {
   process.exit(err.exitCode === 0 ? 0 : err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 64);
 });
 
-for (const command of [migrateCommand(), testCommand(), serverCommand(), installSqlCommand()]) {
+for (const command of [checkCommand(), migrateCommand(), testCommand(), serverCommand(), installSqlCommand()]) {
   program.addCommand(command.exitOverride());
 }
 

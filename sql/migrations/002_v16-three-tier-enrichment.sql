@@ -4,7 +4,8 @@
 -- added NOT VALID then validated, and the indexes. schema_version goes to 16.
 -- Every statement is guarded so that a database the upstream code half-migrated
 -- is completed rather than failing on "already exists".
--- Locks: ACCESS EXCLUSIVE on session_summaries for ADD COLUMN / ADD CONSTRAINT
+-- Locks (each taken with lock_timeout and bounded retries by lock_table_with_retry()):
+-- ACCESS EXCLUSIVE on session_summaries for ADD COLUMN / ADD CONSTRAINT
 -- (metadata only, no rewrite); SHARE UPDATE EXCLUSIVE for VALIDATE CONSTRAINT;
 -- SHARE for the CREATE INDEX statements (this migration runs in a transaction;
 -- indexes missing on a large live table are rebuilt CONCURRENTLY by the repair step).
@@ -30,29 +31,39 @@ CREATE TABLE IF NOT EXISTS asn_inventory (
     updated_at            timestamptz NOT NULL DEFAULT now()
 );
 
-CREATE TABLE IF NOT EXISTS ip_inventory (
-    ip_address            varchar(45) PRIMARY KEY,
-    current_asn           integer,
-    asn_last_verified     timestamptz,
-    first_seen            timestamptz NOT NULL,
-    last_seen             timestamptz NOT NULL,
-    session_count         integer NOT NULL DEFAULT 0,
-    enrichment            jsonb NOT NULL DEFAULT '{}'::jsonb,
-    enrichment_updated_at timestamptz,
-    enrichment_version    varchar(10),
-    geo_country           varchar(2) GENERATED ALWAYS AS (
-        upper(COALESCE(enrichment -> 'maxmind' ->> 'country',
-                       enrichment -> 'cymru' ->> 'country',
-                       enrichment -> 'dshield' -> 'ip' ->> 'ascountry',
-                       'XX'))) STORED,
-    ip_types              text[] NOT NULL DEFAULT '{}'::text[],
-    is_scanner            boolean GENERATED ALWAYS AS (
-        COALESCE((enrichment -> 'greynoise' ->> 'noise')::boolean, false)) STORED,
-    is_bogon              boolean GENERATED ALWAYS AS (
-        COALESCE((enrichment -> 'validation' ->> 'is_bogon')::boolean, false)) STORED,
-    created_at            timestamptz NOT NULL DEFAULT now(),
-    updated_at            timestamptz NOT NULL DEFAULT now()
-);
+-- ip_inventory. Its derived columns (the STORED generated geo_country, is_scanner, is_bogon
+-- and the plain ip_types) are defined in ONE place, sql/functions/expected_derived_columns.sql,
+-- used here, by the repair step and by the tests. Column order is the upstream one.
+DO $$
+BEGIN
+    IF to_regclass('ip_inventory') IS NULL THEN
+        EXECUTE format($ddl$
+            CREATE TABLE ip_inventory (
+                ip_address            varchar(45) PRIMARY KEY,
+                current_asn           integer,
+                asn_last_verified     timestamptz,
+                first_seen            timestamptz NOT NULL,
+                last_seen             timestamptz NOT NULL,
+                session_count         integer NOT NULL DEFAULT 0,
+                enrichment            jsonb NOT NULL DEFAULT '{}'::jsonb,
+                enrichment_updated_at timestamptz,
+                enrichment_version    varchar(10),
+                %s,
+                created_at            timestamptz NOT NULL DEFAULT now(),
+                updated_at            timestamptz NOT NULL DEFAULT now()
+            )$ddl$,
+            (SELECT string_agg(column_ddl, E',\n                ' ORDER BY ordinal)
+               FROM expected_derived_columns() WHERE table_name = 'ip_inventory'));
+    END IF;
+END
+$$;
+
+-- Completeness guard: an ip_inventory left by a migration that died half-way (table present,
+-- generated columns missing, wrong or plain) is completed in place -- ADD COLUMN ... GENERATED
+-- ALWAYS AS (...) STORED works on an existing table -- before anything relies on it.
+SELECT c.* FROM expected_derived_columns() d,
+       LATERAL ensure_derived_column(d.table_name, d.column_name) c
+ ORDER BY d.ordinal;
 
 CREATE TABLE IF NOT EXISTS ip_asn_history (
     ip_address  varchar(45) NOT NULL,
@@ -61,6 +72,11 @@ CREATE TABLE IF NOT EXISTS ip_asn_history (
     PRIMARY KEY (ip_address, asn_number, observed_at)
 );
 
+-- Drift guard: a database created by the upstream code may carry the snapshot type column as
+-- snapshot_ip_types (text or text[]); align it (rename/convert/merge) before adding columns, so
+-- that the ADD COLUMN below does not create a second, empty snapshot_ip_type next to it.
+SELECT * FROM align_snapshot_ip_type();
+
 ALTER TABLE session_summaries
     ADD COLUMN IF NOT EXISTS source_ip        varchar(45),
     ADD COLUMN IF NOT EXISTS snapshot_asn     integer,
@@ -68,79 +84,24 @@ ALTER TABLE session_summaries
     ADD COLUMN IF NOT EXISTS snapshot_ip_type text,
     ADD COLUMN IF NOT EXISTS enrichment_at    timestamptz;
 
--- Constraints have no IF NOT EXISTS: add each one only when it is missing,
--- NOT VALID first (no full-table scan under the ACCESS EXCLUSIVE lock).
-DO $$
-DECLARE
-    wanted record;
-BEGIN
-    FOR wanted IN
-        SELECT * FROM (VALUES
-            ('session_summaries', 'ck_session_summaries_snapshot_country',
-             $c$CHECK (snapshot_country IS NULL OR snapshot_country ~ '^[A-Z]{2}$')$c$),
-            ('session_summaries', 'fk_session_summaries_source_ip',
-             'FOREIGN KEY (source_ip) REFERENCES ip_inventory (ip_address)'),
-            ('ip_inventory', 'fk_ip_inventory_current_asn',
-             'FOREIGN KEY (current_asn) REFERENCES asn_inventory (asn_number)'),
-            ('ip_asn_history', 'fk_ip_asn_history_ip_address',
-             'FOREIGN KEY (ip_address) REFERENCES ip_inventory (ip_address)'),
-            ('ip_asn_history', 'fk_ip_asn_history_asn_number',
-             'FOREIGN KEY (asn_number) REFERENCES asn_inventory (asn_number)')
-        ) AS t(table_name, constraint_name, definition)
-    LOOP
-        IF NOT EXISTS (
-            SELECT 1 FROM pg_constraint
-            WHERE conname = wanted.constraint_name
-              AND conrelid = to_regclass(format('%I', wanted.table_name))
-        ) THEN
-            EXECUTE format('ALTER TABLE %I ADD CONSTRAINT %I %s NOT VALID',
-                           wanted.table_name, wanted.constraint_name, wanted.definition);
-        END IF;
-        EXECUTE format('ALTER TABLE %I VALIDATE CONSTRAINT %I',
-                       wanted.table_name, wanted.constraint_name);
-    END LOOP;
-END
-$$;
+-- Constraints (sql/functions/expected_constraints.sql) are added only when missing, NOT VALID
+-- first (no full-table scan under the ACCESS EXCLUSIVE lock), then validated; rows that violate
+-- one stop the migration with one error: the statement, the rows counted and the fix.
+SELECT c.* FROM expected_constraints() x,
+       LATERAL ensure_constraint(x.table_name, x.constraint_name) c
+ ORDER BY x.ordinal;
 
-CREATE INDEX IF NOT EXISTS ix_session_summaries_source_ip
-    ON session_summaries (source_ip);
-CREATE INDEX IF NOT EXISTS ix_session_summaries_first_event_brin
-    ON session_summaries USING brin (first_event_at);
-CREATE INDEX IF NOT EXISTS ix_session_summaries_last_event_brin
-    ON session_summaries USING brin (last_event_at);
-CREATE INDEX IF NOT EXISTS ix_session_summaries_snapshot_asn
-    ON session_summaries (snapshot_asn);
-CREATE INDEX IF NOT EXISTS ix_session_summaries_snapshot_country
-    ON session_summaries (snapshot_country);
-CREATE INDEX IF NOT EXISTS ix_ip_inventory_current_asn ON ip_inventory (current_asn);
-CREATE INDEX IF NOT EXISTS ix_ip_inventory_geo_country ON ip_inventory (geo_country);
-CREATE INDEX IF NOT EXISTS ix_ip_inventory_is_scanner ON ip_inventory (is_scanner);
-CREATE INDEX IF NOT EXISTS ix_ip_inventory_ip_types ON ip_inventory USING gin (ip_types);
-CREATE INDEX IF NOT EXISTS ix_ip_asn_history_ip_observed
-    ON ip_asn_history (ip_address, observed_at DESC);
-CREATE INDEX IF NOT EXISTS ix_asn_inventory_country ON asn_inventory (organization_country);
+-- Indexes (sql/functions/expected_indexes.sql): created when missing, renamed when the upstream
+-- code created the same index under another name, rebuilt when INVALID or different.
+SELECT c.* FROM expected_indexes() x,
+       LATERAL ensure_index(x.table_name, x.index_name) c
+ ORDER BY x.ordinal;
 
 UPDATE schema_state SET value = '16'
 WHERE key = 'schema_version' AND value ~ '^[0-9]+$' AND value::int < 16;
 
 -- Down Migration
 SET LOCAL lock_timeout = '5s';
-ALTER TABLE session_summaries
-    DROP CONSTRAINT IF EXISTS fk_session_summaries_source_ip,
-    DROP CONSTRAINT IF EXISTS ck_session_summaries_snapshot_country;
-DROP INDEX IF EXISTS ix_session_summaries_source_ip;
-DROP INDEX IF EXISTS ix_session_summaries_first_event_brin;
-DROP INDEX IF EXISTS ix_session_summaries_last_event_brin;
-DROP INDEX IF EXISTS ix_session_summaries_snapshot_asn;
-DROP INDEX IF EXISTS ix_session_summaries_snapshot_country;
-ALTER TABLE session_summaries
-    DROP COLUMN IF EXISTS source_ip,
-    DROP COLUMN IF EXISTS snapshot_asn,
-    DROP COLUMN IF EXISTS snapshot_country,
-    DROP COLUMN IF EXISTS snapshot_ip_type,
-    DROP COLUMN IF EXISTS snapshot_ip_types,
-    DROP COLUMN IF EXISTS enrichment_at;
-DROP TABLE IF EXISTS ip_asn_history;
-DROP TABLE IF EXISTS ip_inventory;
-DROP TABLE IF EXISTS asn_inventory;
-UPDATE schema_state SET value = '15' WHERE key = 'schema_version';
+-- The same code as sql/rollback/v16_to_v15.sql: drops the v16 columns (snapshot type column in
+-- both spellings), constraints, indexes and tables, sets schema_version to 15, and verifies.
+SELECT * FROM rollback_v16_to_v15(p_verify_data => false);

@@ -3,7 +3,8 @@ import { Command } from 'commander';
 import { z } from 'zod';
 import { action, commonSchema, parseFlags, withCommonOptions } from '../cli.js';
 import { openDatabase } from '../db/connect.js';
-import { migrateDown, migrateUp, pendingMigrations, migrationNames } from '../db/migrate.js';
+import { migrateDown, migrateUp } from '../db/migrate.js';
+import { formatBytes, migrationPlan, type MigrationPlan } from '../db/plan.js';
 import { log, out } from '../log.js';
 import { usageError } from '../errors.js';
 
@@ -14,6 +15,27 @@ const flagsSchema = commonSchema.extend({
     .union([z.literal('all'), z.coerce.number().int().min(1).max(1000)], { message: "must be a number of migrations (1-1000) or 'all'" })
     .optional(),
 });
+
+function printPlan(plan: MigrationPlan): void {
+  out('DRY RUN: nothing is changed.');
+  if (plan.pending.length === 0) out('migrations: none pending');
+  for (const m of plan.pending) {
+    out(`migration ${m.name}:`);
+    for (const s of m.statements) {
+      const where = s.table ? ` on ${s.table} (${formatBytes(s.tableBytes)})` : '';
+      out(`  - ${s.statement.split('\n')[0]!.slice(0, 110)}${s.statement.includes('\n') ? ' ...' : ''}`);
+      out(`      lock: ${s.lock}${where}${s.rewrites ? ' — REWRITES THE TABLE' : ''}`);
+    }
+  }
+  if (plan.repairNote) out(`repair: ${plan.repairNote}`);
+  else if (plan.repair.length === 0) out('repair: nothing to repair');
+  for (const r of plan.repair) {
+    out(`repair ${r.step}: ${r.action} ${r.table_name ?? ''}${r.object_name ? '.' + r.object_name : ''}${r.concurrently ? ' (CONCURRENTLY, outside a transaction)' : ''}`);
+    if (r.statement) out(`      ${r.statement}`);
+    out(`      lock: ${r.lock_mode ?? 'none'} on ${r.table_name ?? '-'} (${formatBytes(r.table_bytes === null ? undefined : Number(r.table_bytes))})${r.rewrites_table ? ' — REWRITES THE TABLE' : ''}`);
+    if (r.blocker) out(`      BLOCKED: ${r.blocker}`);
+  }
+}
 
 export function migrateCommand(): Command {
   const cmd = new Command('migrate')
@@ -36,15 +58,17 @@ export function migrateCommand(): Command {
         return;
       }
       if (flags.dryRun) {
-        const pending = await pendingMigrations(db);
-        if (flags.json) out(JSON.stringify({ dryRun: true, pending, known: migrationNames() }));
-        else out(pending.length ? `would apply: ${pending.join(', ')}` : 'schema is up to date: no migration pending');
+        const plan = await migrationPlan(db);
+        if (flags.json) out(JSON.stringify({ dryRun: true, ...plan }));
+        else printPlan(plan);
         return;
       }
       const report = await migrateUp(db);
       if (flags.json) out(JSON.stringify(report));
       else {
-        out(report.applied.length ? `applied ${report.applied.length} migration(s): ${report.applied.join(', ')}` : 'no migration pending: schema up to date');
+        out(report.applied.length ? `applied ${report.applied.length} migration(s): ${report.applied.join(', ')}` : 'no migration pending');
+        out(report.repaired.length ? `repaired ${report.repaired.length} drifted object(s):` : 'no drift to repair: schema matches the migrations');
+        for (const r of report.repaired) out(`  ${r.step}. ${r.action} ${r.table_name ?? ''}${r.object_name ? '.' + r.object_name : ''}`);
         out(`installed ${report.functions} function file(s) and ${report.views} view file(s)`);
       }
     }),

@@ -10,11 +10,27 @@ import { sqlDir, sqlFiles, type SqlDir } from './sqlfiles.js';
 
 export const MIGRATIONS_TABLE = 'pgmigrations';
 
+export interface RepairStep {
+  step: number;
+  action: string;
+  table_name: string | null;
+  object_name: string | null;
+  statement: string | null;
+  lock_mode: string | null;
+  rewrites_table: boolean | null;
+  table_bytes: string | number | null;
+  concurrently: boolean;
+  run_sql: string;
+  blocker: string | null;
+  message: string | null;
+}
+
 export interface MigrateReport {
   functions: number;
   views: number;
   applied: string[];
   pending: string[];
+  repaired: Pick<RepairStep, 'step' | 'action' | 'table_name' | 'object_name' | 'statement'>[];
 }
 
 /** Run one multi-statement SQL file in a transaction (simple protocol). */
@@ -79,12 +95,71 @@ async function runMigrations(db: Database, direction: 'up' | 'down', count: numb
   }
 }
 
+/** What the repair step would still do (sql/functions/schema_repair_plan.sql); changes nothing. */
+export async function repairPlan(sql: postgres.Sql, options: { withCurrentFunctions?: boolean } = {}): Promise<RepairStep[]> {
+  // The plan function uses a temporary table: run it in a transaction and roll back.
+  // For a dry run the functions are installed inside that transaction too, so the
+  // plan is computed by this version's SQL and nothing stays behind.
+  let steps: RepairStep[] = [];
+  await sql
+    .begin(async (tx) => {
+      if (options.withCurrentFunctions) {
+        await tx.unsafe('set local check_function_bodies = off');
+        for (const f of sqlFiles('functions')) await tx.unsafe(f.text).simple();
+      }
+      steps = (await tx`select * from schema_repair_plan(true) order by step`) as unknown as RepairStep[];
+      throw new RollbackSignal();
+    })
+    .catch((err: unknown) => {
+      if (!(err instanceof RollbackSignal)) throw err;
+    });
+  return steps;
+}
+
+class RollbackSignal extends Error {}
+
+/**
+ * The repair step: brings drifted or incomplete objects back to what the migrations
+ * define. Stops before changing anything if a step is blocked (first blocker only).
+ * Each step runs in its own transaction; index builds run CONCURRENTLY outside one.
+ */
+export async function repairSchema(db: Database): Promise<MigrateReport['repaired']> {
+  const plan = await repairPlan(db.sql);
+  const blocked = plan.find((s) => s.blocker);
+  if (blocked) {
+    throw new CliError(
+      redact(
+        `schema repair stopped before changing anything, at step ${blocked.step} (${blocked.action} on ${blocked.table_name ?? '?'}):\n` +
+          `  ${blocked.blocker}\n  statement: ${blocked.statement ?? blocked.run_sql}`,
+      ),
+      ExitCode.error,
+    );
+  }
+  const done: MigrateReport['repaired'] = [];
+  for (const step of plan) {
+    log.info(`repair ${step.step}: ${step.action} ${step.table_name ?? ''}${step.object_name ? '.' + step.object_name : ''}`);
+    try {
+      if (step.concurrently) await db.sql.unsafe(step.run_sql);
+      else await db.sql.begin((tx) => tx.unsafe(step.run_sql));
+    } catch (err) {
+      throw new CliError(
+        redact(`schema repair step ${step.step} (${step.action}) failed and was rolled back: ${(err as Error).message}\n  statement: ${step.statement ?? step.run_sql}`),
+        ExitCode.error,
+      );
+    }
+    done.push({ step: step.step, action: step.action, table_name: step.table_name, object_name: step.object_name, statement: step.statement });
+  }
+  return done;
+}
+
 export async function migrateUp(db: Database): Promise<MigrateReport> {
   const functions = await installObjects(db, 'functions');
   const pending = await pendingMigrations(db);
   const applied = pending.length > 0 ? await runMigrations(db, 'up', Infinity) : [];
+  // Repair before views: a view over a drifted column would block its repair.
+  const repaired = await repairSchema(db);
   const views = await installObjects(db, 'views');
-  return { functions, views, applied, pending };
+  return { functions, views, applied, pending, repaired };
 }
 
 export async function migrateDown(db: Database, count: number): Promise<string[]> {
