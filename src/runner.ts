@@ -5,11 +5,17 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { installSignalHandlers } from './lifecycle.js';
 import { packageRoot } from './db/sqlfiles.js';
+import { backfillCommand } from './commands/backfill.js';
 import { checkCommand } from './commands/check.js';
+import { demoCommand } from './commands/demo.js';
+import { seedCommand } from './commands/seed.js';
+import { rollbackCommand } from './commands/rollback.js';
+import { statusCommand } from './commands/status.js';
 import { installSqlCommand } from './commands/install-sql.js';
 import { migrateCommand } from './commands/migrate.js';
 import { serverCommand } from './commands/server.js';
 import { testCommand } from './commands/test.js';
+import { validateCommand } from './commands/validate.js';
 
 const { version } = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string };
 
@@ -27,14 +33,22 @@ Exit codes: 0 ok/GO, 1 error/NO-GO, 2 critical, 3 could not run (connection,
 permissions), 64 bad usage, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).`,
   );
 
-program.exitOverride((err) => {
-  // commander's own usage errors (unknown flag, missing argument) exit 64.
-  process.exit(err.exitCode === 0 ? 0 : err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 64);
-});
-
-for (const command of [checkCommand(), migrateCommand(), testCommand(), serverCommand(), installSqlCommand()]) {
-  program.addCommand(command.exitOverride());
+// commander's own usage errors (unknown flag, bad choice, missing argument) exit 64;
+// --help and --version exit 0. Applied to every command and subcommand.
+function exitOnCommanderError(command: Command): void {
+  command.exitOverride((err) => {
+    const ok = err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version';
+    process.exit(ok ? 0 : 64);
+  });
+  command.commands.forEach(exitOnCommanderError);
 }
+
+const commands = [
+  demoCommand(), seedCommand(), checkCommand(), migrateCommand(), backfillCommand(), statusCommand(),
+  validateCommand(), rollbackCommand(), installSqlCommand(), testCommand(), serverCommand(),
+];
+for (const command of commands) program.addCommand(command);
+exitOnCommanderError(program);
 
 installSignalHandlers();
 await program.parseAsync(process.argv);

@@ -133,7 +133,9 @@ async function embeddedTarget(): Promise<{ target: PostgresTarget; psql: string;
 
 export async function openTarget(target: Target): Promise<Database> {
   if (target.kind === 'sqlite') {
-    throw new CliError(`sqlite targets are not supported by this command (${target.path}); use a PostgreSQL --db`, ExitCode.usage);
+    // Loaded only here: the native SQLite module is needed only for sqlite targets.
+    const { sqliteUnsupported } = await import('../sqlite/open.js');
+    throw sqliteUnsupported(`cowrie-db ${process.argv[2] ?? 'this command'}`, target.path);
   }
   const { target: pg, psql, extensionDir } =
     target.kind === 'embedded' ? await embeddedTarget() : { target, psql: undefined, extensionDir: undefined };

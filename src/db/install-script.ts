@@ -3,6 +3,7 @@
 // as node-pg-migrate records them, skipped when already recorded), then the views.
 // The objects are the ones `cowrie-db migrate` installs, read from the same files.
 import { MIGRATIONS_TABLE } from './migrate.js';
+import { CHECKSUMS_TABLE, CHECKSUMS_TABLE_DDL, migrationFileChecksums } from './migration-checksums.js';
 import { sqlFiles, upSection } from './sqlfiles.js';
 
 function literal(text: string): string {
@@ -52,6 +53,14 @@ END
       '',
     );
   }
+  parts.push(
+    '-- Checksums of the migration files, so `cowrie-db validate` can tell an edited migration.',
+    `${CHECKSUMS_TABLE_DDL};`,
+    `INSERT INTO ${CHECKSUMS_TABLE} (name, sha256) VALUES`,
+    migrationFileChecksums().map((m) => `  (${literal(m.name)}, ${literal(m.sha256)})`).join(',\n'),
+    'ON CONFLICT (name) DO NOTHING;',
+    '',
+  );
   parts.push('-- 3. Views (sql/views)', 'BEGIN;');
   for (const f of sqlFiles('views')) parts.push(`-- views/${f.name}`, f.text.trim(), '');
   parts.push('COMMIT;', '');

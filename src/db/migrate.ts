@@ -6,6 +6,7 @@ import { CliError, ExitCode } from '../errors.js';
 import { log } from '../log.js';
 import { pgClientConfig, type Database } from './connect.js';
 import { redact } from './redact.js';
+import { forgetMigrationChecksums, recordMigrationChecksums } from './migration-checksums.js';
 import { sqlDir, sqlFiles, type SqlDir } from './sqlfiles.js';
 
 export const MIGRATIONS_TABLE = 'pgmigrations';
@@ -156,6 +157,7 @@ export async function migrateUp(db: Database): Promise<MigrateReport> {
   const functions = await installObjects(db, 'functions');
   const pending = await pendingMigrations(db);
   const applied = pending.length > 0 ? await runMigrations(db, 'up', Infinity) : [];
+  await recordMigrationChecksums(db.sql);
   // Repair before views: a view over a drifted column would block its repair.
   const repaired = await repairSchema(db);
   const views = await installObjects(db, 'views');
@@ -163,5 +165,8 @@ export async function migrateUp(db: Database): Promise<MigrateReport> {
 }
 
 export async function migrateDown(db: Database, count: number): Promise<string[]> {
-  return runMigrations(db, 'down', count);
+  const reverted = await runMigrations(db, 'down', count);
+  // A reverted migration applied again later gets the checksum of its file then.
+  await forgetMigrationChecksums(db.sql, reverted);
+  return reverted;
 }

@@ -5,7 +5,8 @@
 // transaction that is rolled back.
 import type postgres from 'postgres';
 import { openTarget, type Database } from '../db/connect.js';
-import { migrateUp } from '../db/migrate.js';
+import { MIGRATIONS_TABLE, migrateUp } from '../db/migrate.js';
+import { CHECKSUMS_TABLE } from '../db/migration-checksums.js';
 import { sqlFiles } from '../db/sqlfiles.js';
 import { CliError, ExitCode } from '../errors.js';
 import { log } from '../log.js';
@@ -22,6 +23,9 @@ export interface CheckResult {
 
 class RollbackSignal extends Error {}
 
+/** Bookkeeping tables (like pgmigrations) are not part of the schema compared. */
+export const BOOKKEEPING_TABLES = [MIGRATIONS_TABLE, CHECKSUMS_TABLE];
+
 /** schema_snapshot() of a database, with this version's functions, leaving nothing behind. */
 export async function liveSnapshot(sql: postgres.Sql): Promise<SchemaSnapshot> {
   let snapshot: SchemaSnapshot | undefined;
@@ -29,7 +33,7 @@ export async function liveSnapshot(sql: postgres.Sql): Promise<SchemaSnapshot> {
     await sql.begin(async (tx) => {
       await tx.unsafe('set local check_function_bodies = off');
       for (const f of sqlFiles('functions')) await tx.unsafe(f.text).simple();
-      const [row] = await tx`select schema_snapshot() as s`;
+      const [row] = await tx`select schema_snapshot(current_schema(), ${BOOKKEEPING_TABLES}::text[]) as s`;
       snapshot = row?.s as SchemaSnapshot;
       throw new RollbackSignal();
     });

@@ -1,0 +1,487 @@
+-- backfill_snapshots(batch_size, max_batches, dry_run, pause_ms, target_batch_ms,
+--                    restart, record_undo, quiet, progress_every, min_batch_size,
+--                    max_batch_size, sweep_attempts, run_analyze,
+--                    INOUT run_id, INOUT status)
+--
+-- The backfill of the ADR-007 snapshot columns (source_ip, snapshot_asn,
+-- snapshot_country, snapshot_ip_type, enrichment_at) of session_summaries, as a
+-- procedure a DBA runs from psql:   CALL backfill_snapshots(5000);
+-- It must be CALLed alone (not inside BEGIN ... COMMIT, not from a function): it
+-- COMMITs after every batch.
+--
+-- * Keyset pagination on the primary key (no OFFSET): each batch takes the next
+--   batch_size sessions after the checkpoint that have a NULL snapshot column,
+--   fills what is NULL (never overwrites a value), and COMMITs together with its
+--   checkpoint (backfill_runs). An interruption of any kind -- cancel, killed
+--   backend, server restart -- loses at most the batch in flight.
+-- * Resumes by default: a call continues the latest unfinished run of the same kind
+--   (dry or real) -- status running (left by a killed backend), paused or failed --
+--   from its checkpoint; restart => true abandons it and starts a new run from the
+--   first session; run_id => N resumes run N explicitly.
+-- * Rows locked by other transactions are skipped (SKIP LOCKED), listed in
+--   backfill_deferred and retried by the sweep phase at the end of the run (up to
+--   sweep_attempts passes with back-off per call); the run completes only when none
+--   is left, otherwise it pauses and the next call retries them.
+-- * Rejects (bad IP, bad country, bad ASN, missing enrichment, ...) go to
+--   backfill_rejects and are skipped; they never abort a batch or the run.
+-- * dry_run => true computes exactly what a real run would change (counters by
+--   column, by source and by outcome in backfill_runs, rejects, a sample of 20 rows)
+--   without locking or writing session_summaries.
+-- * record_undo => true (default) logs the previous and new values of every row it
+--   changes in backfill_undo, so that CALL undo_backfill(run_id) restores them.
+-- * max_batches stops (status 'paused') after that many batches in this call;
+--   pause_ms sleeps between batches; target_batch_ms adapts the batch size, within
+--   [min_batch_size, max_batch_size], to that duration per batch.
+-- * Progress: a NOTICE every progress_every batches (none with quiet => true) and
+--   the view backfill_progress, readable from any session while it runs.
+-- * One run at a time per database: a second caller gets an error (SQLSTATE 55P03)
+--   naming the running run and its backend pid (claims serialized by a
+--   transaction-level advisory lock; see backfill_lock_holder).
+-- * When a real run completes: ANALYZE session_summaries (run_analyze), and a NOTICE
+--   with the CREATE INDEX CONCURRENTLY statements still needed
+--   (snapshot_index_statements(); they cannot run inside a procedure).
+-- The INOUT parameters return the run id and its final status
+-- ('completed' or 'paused'); errors are raised after the run is marked 'failed'
+-- (or 'paused' on a cancel) and committed.
+-- Locks: per batch, FOR NO KEY UPDATE row locks on at most batch_size rows of
+--   session_summaries (never waited for; held for one batch, well under a second at
+--   the default size) and ROW EXCLUSIVE on it; FOR KEY SHARE on referenced
+--   ip_inventory rows; lock_timeout 1s per batch (a lock wait beyond that retries the
+--   batch smaller); the advisory lock (1668249458, 1) while it claims a run; SHARE UPDATE
+--   EXCLUSIVE during the final ANALYZE. No table lock blocks readers or writers.
+CREATE OR REPLACE PROCEDURE backfill_snapshots(
+    batch_size      integer DEFAULT 5000,
+    max_batches     integer DEFAULT NULL,
+    dry_run         boolean DEFAULT false,
+    pause_ms        integer DEFAULT 0,
+    target_batch_ms integer DEFAULT NULL,
+    restart         boolean DEFAULT false,
+    record_undo     boolean DEFAULT true,
+    quiet           boolean DEFAULT false,
+    progress_every  integer DEFAULT 10,
+    min_batch_size  integer DEFAULT 100,
+    max_batch_size  integer DEFAULT 50000,
+    sweep_attempts  integer DEFAULT 10,
+    run_analyze     boolean DEFAULT true,
+    INOUT run_id    bigint  DEFAULT NULL,
+    INOUT status    text    DEFAULT NULL)
+LANGUAGE plpgsql
+AS $proc$
+DECLARE
+    c_lock1      constant integer := 1668249458;   -- 'cowr'
+    c_lock2      constant integer := 1;
+    v_size       integer := backfill_snapshots.batch_size;
+    v_max        integer := backfill_snapshots.max_batches;
+    v_dry        boolean := COALESCE(backfill_snapshots.dry_run, false);
+    v_pause      integer := COALESCE(backfill_snapshots.pause_ms, 0);
+    v_target     integer := backfill_snapshots.target_batch_ms;
+    v_restart    boolean := COALESCE(backfill_snapshots.restart, false);
+    v_undo       boolean := COALESCE(backfill_snapshots.record_undo, true);
+    v_quiet      boolean := COALESCE(backfill_snapshots.quiet, false);
+    v_every      integer := COALESCE(backfill_snapshots.progress_every, 10);
+    v_min        integer := COALESCE(backfill_snapshots.min_batch_size, 100);
+    v_maxsize    integer := COALESCE(backfill_snapshots.max_batch_size, 50000);
+    v_attempts   integer := COALESCE(backfill_snapshots.sweep_attempts, 10);
+    v_analyze    boolean := COALESCE(backfill_snapshots.run_analyze, true);
+    v_req_run    bigint  := backfill_snapshots.run_id;
+    v_id         bigint;
+    v_run        record;
+    v_res        record;
+    v_b_last     text;              -- last key of the batch just done (NULL: none)
+    v_b_rows     integer;           -- rows it examined
+    v_b_ms       double precision;  -- its duration
+    v_holder     record;
+    v_phase      text;
+    v_key        text;
+    v_skey       text;
+    v_resumable  boolean := false;
+    v_done_call  integer := 0;      -- batches done by this call
+    v_passes     integer := 0;      -- sweep passes done by this call
+    v_stop       text;              -- why the loop stopped: done | max_batches | locked
+    v_err        text;
+    v_state      text;
+    v_msg        text;
+    v_detail     text;
+    v_context    text;
+    v_retries    integer := 0;
+    v_new        integer;
+    v_est        bigint;
+    v_reltuples  double precision;
+    v_nullfrac   double precision;
+    v_p          record;
+    v_line       text;
+BEGIN
+    ---------------------------------------------------------------- arguments
+    IF v_size IS NULL OR v_size NOT BETWEEN 1 AND 1000000 THEN
+        RAISE EXCEPTION 'backfill_snapshots: batch_size must be between 1 and 1000000 (got %)', v_size
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF v_max IS NOT NULL AND v_max < 1 THEN
+        RAISE EXCEPTION 'backfill_snapshots: max_batches must be NULL (no limit) or at least 1 (got %)', v_max
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF v_pause NOT BETWEEN 0 AND 3600000 THEN
+        RAISE EXCEPTION 'backfill_snapshots: pause_ms must be between 0 and 3600000 (got %)', v_pause
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF v_target IS NOT NULL AND v_target NOT BETWEEN 1 AND 600000 THEN
+        RAISE EXCEPTION 'backfill_snapshots: target_batch_ms must be NULL (fixed batch size) or between 1 and 600000 (got %)', v_target
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF v_min NOT BETWEEN 1 AND 1000000 OR v_maxsize NOT BETWEEN 1 AND 1000000 OR v_min > v_maxsize THEN
+        RAISE EXCEPTION 'backfill_snapshots: need 1 <= min_batch_size <= max_batch_size <= 1000000 (got % and %)', v_min, v_maxsize
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF v_target IS NOT NULL AND v_size NOT BETWEEN v_min AND v_maxsize THEN
+        RAISE EXCEPTION 'backfill_snapshots: with target_batch_ms, batch_size (%) must lie between min_batch_size (%) and max_batch_size (%)', v_size, v_min, v_maxsize
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF v_every < 1 THEN
+        RAISE EXCEPTION 'backfill_snapshots: progress_every must be at least 1 (got %)', v_every
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF v_attempts NOT BETWEEN 0 AND 1000 THEN
+        RAISE EXCEPTION 'backfill_snapshots: sweep_attempts must be between 0 and 1000 (got %)', v_attempts
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF v_req_run IS NOT NULL AND v_restart THEN
+        RAISE EXCEPTION 'backfill_snapshots: run_id => % resumes that run; it cannot be combined with restart => true', v_req_run
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    -- Fails at once, before any lock is taken, when CALLed inside a transaction
+    -- block ("invalid transaction termination"): the procedure must commit.
+    COMMIT;
+
+    ---------------------------------------------------------------- one at a time
+    -- Claims are serialized by a transaction-level advisory lock (released by the
+    -- COMMIT below, never left behind); the running one is found by backfill_lock_holder.
+    PERFORM set_config('lock_timeout', '30s', true);
+    PERFORM pg_advisory_xact_lock(c_lock1, c_lock2);
+    SELECT h.pid, h.run_id, h.activity, h.state INTO v_holder FROM backfill_lock_holder() h LIMIT 1;
+    IF v_holder.pid IS NOT NULL THEN
+        RAISE EXCEPTION 'backfill_snapshots: % is already running (backend pid %)', v_holder.activity, v_holder.pid
+            USING ERRCODE = 'lock_not_available',
+                  DETAIL = 'Only one backfill_snapshots or undo_backfill runs at a time per database.',
+                  HINT = format('Watch it with SELECT * FROM backfill_progress; stop it with SELECT pg_cancel_backend(%s); a stopped run resumes where it stopped.',
+                                v_holder.pid);
+    END IF;
+
+    ---------------------------------------------------------------- the run
+    BEGIN
+        IF current_setting('statement_timeout') NOT IN ('0', '0ms') AND NOT v_quiet THEN
+            RAISE NOTICE 'backfill_snapshots: statement_timeout is %; a longer CALL is canceled then (it resumes where it stopped when called again). SET statement_timeout = 0 first to avoid that.',
+                current_setting('statement_timeout');
+        END IF;
+
+        IF v_req_run IS NOT NULL THEN
+            SELECT * INTO v_run FROM backfill_runs r WHERE r.run_id = v_req_run;
+            IF NOT FOUND THEN
+                RAISE EXCEPTION 'backfill_snapshots: run % does not exist', v_req_run
+                    USING ERRCODE = 'no_data_found';
+            END IF;
+            IF v_run.dry_run <> v_dry THEN
+                RAISE EXCEPTION 'backfill_snapshots: run % is a % run; call with dry_run => %',
+                    v_req_run, CASE WHEN v_run.dry_run THEN 'dry' ELSE 'real' END, v_run.dry_run
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            IF v_run.status NOT IN ('running', 'paused', 'failed') OR v_run.undo_status IS NOT NULL THEN
+                RAISE EXCEPTION 'backfill_snapshots: run % is % and cannot be resumed',
+                    v_req_run, COALESCE(v_run.undo_status, v_run.status)
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'Call without run_id to start a new run (it only touches rows that still have NULL snapshot columns).';
+            END IF;
+            v_resumable := true;
+        ELSE
+            SELECT * INTO v_run FROM backfill_runs r WHERE r.dry_run = v_dry ORDER BY r.run_id DESC LIMIT 1;
+            v_resumable := FOUND AND v_run.status IN ('running', 'paused', 'failed') AND v_run.undo_status IS NULL;
+        END IF;
+
+        IF v_resumable AND v_restart THEN
+            UPDATE backfill_runs r
+            SET status = 'abandoned', finished_at = clock_timestamp(), updated_at = clock_timestamp(),
+                backend_pid = NULL
+            WHERE r.run_id = v_run.run_id;
+            IF NOT v_quiet THEN
+                RAISE NOTICE 'backfill run %: abandoned (restart => true), its undo log stays usable', v_run.run_id;
+            END IF;
+            v_resumable := false;
+        END IF;
+
+        IF v_resumable THEN
+            IF NOT v_dry AND v_run.record_undo <> v_undo THEN
+                RAISE EXCEPTION 'backfill_snapshots: run % was started with record_undo => %; resume it with the same setting (or restart => true)',
+                    v_run.run_id, v_run.record_undo
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            v_id := v_run.run_id;
+            v_phase := v_run.phase;
+            v_key := v_run.last_key;
+            v_skey := v_run.sweep_key;
+            UPDATE backfill_runs r
+            SET status = 'running', backend_pid = pg_backend_pid(), calls = r.calls + 1,
+                last_error = NULL, finished_at = NULL, batch_size = v_size,
+                params = r.params || jsonb_build_object('batch_size', v_size, 'max_batches', v_max,
+                             'pause_ms', v_pause, 'target_batch_ms', v_target,
+                             'min_batch_size', v_min, 'max_batch_size', v_maxsize,
+                             'sweep_attempts', v_attempts),
+                updated_at = clock_timestamp()
+            WHERE r.run_id = v_id;
+            IF NOT v_quiet THEN
+                RAISE NOTICE 'backfill run %: resuming (% phase) after session %, % rows done so far',
+                    v_id, v_phase, COALESCE(v_key, '(none)'), v_run.rows_scanned;
+            END IF;
+        ELSE
+            -- how many sessions to examine: statistics when there are some, else a count
+            SELECT c.reltuples INTO v_reltuples FROM pg_class c WHERE c.oid = 'session_summaries'::regclass;
+            SELECT max(st.null_frac) INTO v_nullfrac
+            FROM pg_stats st
+            JOIN pg_class c ON c.relname = st.tablename
+            JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = st.schemaname
+            WHERE c.oid = 'session_summaries'::regclass
+              AND st.attname IN ('source_ip', 'snapshot_asn', 'snapshot_country', 'snapshot_ip_type', 'enrichment_at');
+            IF v_reltuples IS NULL OR v_reltuples < 0 OR v_nullfrac IS NULL THEN
+                SELECT count(*) INTO v_est FROM session_summaries s
+                WHERE s.source_ip IS NULL OR s.snapshot_asn IS NULL OR s.snapshot_country IS NULL
+                   OR s.snapshot_ip_type IS NULL OR s.enrichment_at IS NULL;
+            ELSE
+                v_est := ceil(v_reltuples * v_nullfrac)::bigint;
+            END IF;
+            INSERT INTO backfill_runs AS r (status, dry_run, record_undo, phase, params, batch_size,
+                                            rows_total_est, backend_pid, calls)
+            VALUES ('running', v_dry, v_undo AND NOT v_dry, 'scan',
+                    jsonb_build_object('batch_size', v_size, 'max_batches', v_max, 'dry_run', v_dry,
+                                       'pause_ms', v_pause, 'target_batch_ms', v_target,
+                                       'record_undo', v_undo AND NOT v_dry, 'min_batch_size', v_min,
+                                       'max_batch_size', v_maxsize, 'sweep_attempts', v_attempts,
+                                       'run_analyze', v_analyze, 'started_by', current_user),
+                    v_size, v_est, pg_backend_pid(), 1)
+            RETURNING r.run_id INTO v_id;
+            v_phase := 'scan';
+            v_key := NULL;
+            v_skey := NULL;
+            IF NOT v_quiet THEN
+                RAISE NOTICE 'backfill run %: started%, about % sessions to examine, batch size %',
+                    v_id, CASE WHEN v_dry THEN ' (DRY RUN: nothing will be written to session_summaries)' ELSE '' END,
+                    v_est, v_size;
+            END IF;
+        END IF;
+    END;
+    COMMIT;
+
+    ---------------------------------------------------------------- batches
+    LOOP
+        IF v_max IS NOT NULL AND v_done_call >= v_max THEN
+            v_stop := 'max_batches';
+            EXIT;
+        END IF;
+        v_err := NULL;
+        v_b_last := NULL;
+        v_b_rows := 0;
+        v_b_ms := 0;
+        BEGIN
+            PERFORM set_config('lock_timeout', '1s', true);
+            IF v_phase = 'scan' THEN
+                SELECT * INTO v_res FROM backfill_snapshots_batch(v_id, v_key, v_size, v_dry, v_undo, 'scan');
+                v_b_last := v_res.last_key;
+                v_b_rows := greatest(v_res.rows_scanned, v_res.rows_locked);
+                v_b_ms := v_res.duration_ms;
+                IF v_res.done THEN
+                    v_phase := CASE WHEN v_dry THEN 'done' ELSE 'sweep' END;
+                    v_skey := NULL;
+                    UPDATE backfill_runs r SET phase = v_phase, sweep_key = NULL, updated_at = clock_timestamp()
+                    WHERE r.run_id = v_id;
+                ELSE
+                    v_key := v_res.last_key;
+                    v_done_call := v_done_call + 1;
+                END IF;
+            ELSIF v_phase = 'sweep' THEN
+                IF NOT EXISTS (SELECT 1 FROM backfill_deferred d WHERE d.run_id = v_id) THEN
+                    v_phase := 'done';
+                    UPDATE backfill_runs r SET phase = 'done', rows_deferred = 0, updated_at = clock_timestamp()
+                    WHERE r.run_id = v_id;
+                ELSE
+                    SELECT * INTO v_res FROM backfill_snapshots_batch(v_id, v_skey, v_size, false, v_undo, 'sweep');
+                    v_b_last := v_res.last_key;
+                    v_b_rows := greatest(v_res.rows_scanned, v_res.rows_locked);
+                    v_b_ms := v_res.duration_ms;
+                    IF v_res.done THEN
+                        -- end of one pass over the deferred list
+                        v_skey := NULL;
+                        v_passes := v_passes + 1;
+                        UPDATE backfill_runs r SET sweep_passes = r.sweep_passes + 1, sweep_key = NULL,
+                               updated_at = clock_timestamp()
+                        WHERE r.run_id = v_id;
+                        IF EXISTS (SELECT 1 FROM backfill_deferred d WHERE d.run_id = v_id) THEN
+                            IF v_passes >= v_attempts THEN
+                                v_stop := 'locked';
+                            ELSE
+                                PERFORM pg_sleep(least(2.0, 0.05 * power(2, least(v_passes, 6))));
+                            END IF;
+                        END IF;
+                    ELSE
+                        v_skey := v_res.last_key;
+                        v_done_call := v_done_call + 1;
+                    END IF;
+                END IF;
+            ELSE
+                v_stop := 'done';
+            END IF;
+
+            -- adaptive batch size: aim at target_batch_ms per batch
+            IF v_target IS NOT NULL AND v_b_last IS NOT NULL
+               AND v_b_rows >= greatest(1, v_size / 2) AND v_b_ms > 0 THEN
+                v_new := round(v_b_rows * v_target / v_b_ms)::integer;
+                v_new := least(v_size * 2, greatest(v_size / 2, v_new));
+                v_new := least(v_maxsize, greatest(v_min, v_new));
+                IF v_new <> v_size THEN
+                    v_size := v_new;
+                    UPDATE backfill_runs r SET batch_size = v_size WHERE r.run_id = v_id;
+                END IF;
+            END IF;
+
+            -- progress
+            IF NOT v_quiet AND v_b_last IS NOT NULL AND v_done_call % v_every = 0 THEN
+                SELECT * INTO v_p FROM backfill_progress p WHERE p.run_id = v_id;
+                RAISE NOTICE 'backfill run %: % batch %, % of ~% sessions (% %%), % filled, % unchanged, % rejected, % no inventory, % deferred, % rows/s, ETA %',
+                    v_id, v_phase, v_p.batches, v_p.rows_done, v_p.rows_total_est, v_p.pct_done,
+                    v_p.rows_filled, v_p.rows_unchanged, v_p.rows_rejected, v_p.rows_no_inventory,
+                    v_p.rows_deferred, v_p.rows_per_sec, COALESCE(v_p.eta::text, '?');
+            END IF;
+        EXCEPTION
+            WHEN query_canceled THEN
+                v_err := 'cancel';
+                GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT;
+            WHEN lock_not_available OR deadlock_detected OR serialization_failure THEN
+                v_err := 'retry';
+                GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT;
+            WHEN OTHERS THEN
+                v_err := 'fail';
+                GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT,
+                                        v_detail = PG_EXCEPTION_DETAIL, v_context = PG_EXCEPTION_CONTEXT;
+        END;
+
+        IF v_err = 'retry' THEN
+            v_retries := v_retries + 1;
+            IF v_retries <= 5 THEN
+                v_size := greatest(least(v_min, v_size), v_size / 2);
+                IF NOT v_quiet THEN
+                    RAISE NOTICE 'backfill run %: % (%), batch retried with size % (attempt %)',
+                        v_id, v_msg, v_state, v_size, v_retries;
+                END IF;
+                PERFORM pg_sleep(0.2 * v_retries);
+                CONTINUE;
+            END IF;
+            v_err := 'fail';
+            v_msg := format('%s (after %s attempts)', v_msg, v_retries);
+        END IF;
+        IF v_err = 'cancel' THEN
+            UPDATE backfill_runs r
+            SET status = 'paused', backend_pid = NULL, last_error = 'canceled: ' || v_msg,
+                updated_at = clock_timestamp()
+            WHERE r.run_id = v_id;
+            COMMIT;
+            RAISE EXCEPTION '%', v_msg
+                USING ERRCODE = 'query_canceled',
+                      DETAIL = format('backfill run %s is paused at its last committed batch.', v_id),
+                      HINT = 'CALL backfill_snapshots() again to resume it.';
+        END IF;
+        IF v_err = 'fail' THEN
+            UPDATE backfill_runs r
+            SET status = 'failed', backend_pid = NULL,
+                last_error = format('%s: %s%s', v_state, v_msg,
+                                    CASE WHEN v_detail IS NOT NULL AND v_detail <> '' THEN ' (' || v_detail || ')' ELSE '' END),
+                updated_at = clock_timestamp()
+            WHERE r.run_id = v_id;
+            COMMIT;
+            RAISE EXCEPTION 'backfill run % failed: %', v_id, v_msg
+                USING ERRCODE = v_state,
+                      DETAIL = COALESCE(v_detail, v_context, ''),
+                      HINT = 'The run is marked failed at its last committed batch; fix the cause and CALL backfill_snapshots() again to resume it (or restart => true).';
+        END IF;
+        v_retries := 0;
+        COMMIT;
+
+        EXIT WHEN v_stop IS NOT NULL OR v_phase = 'done';
+
+        IF v_pause > 0 AND v_b_last IS NOT NULL THEN
+            BEGIN
+                PERFORM pg_sleep(v_pause / 1000.0);
+            EXCEPTION WHEN query_canceled THEN
+                UPDATE backfill_runs r
+                SET status = 'paused', backend_pid = NULL, last_error = 'canceled during pause',
+                    updated_at = clock_timestamp()
+                WHERE r.run_id = v_id;
+                COMMIT;
+                    RAISE EXCEPTION 'canceling statement due to user request'
+                    USING ERRCODE = 'query_canceled',
+                          DETAIL = format('backfill run %s is paused at its last committed batch.', v_id),
+                          HINT = 'CALL backfill_snapshots() again to resume it.';
+            END;
+        END IF;
+    END LOOP;
+
+    ---------------------------------------------------------------- the end
+    IF v_phase = 'done' THEN
+        UPDATE backfill_runs r
+        SET status = 'completed', phase = 'done', finished_at = clock_timestamp(),
+            backend_pid = NULL, updated_at = clock_timestamp()
+        WHERE r.run_id = v_id;
+        COMMIT;
+        BEGIN
+            IF NOT v_dry AND v_analyze THEN
+                ANALYZE session_summaries;
+            END IF;
+            SELECT * INTO v_run FROM backfill_runs r WHERE r.run_id = v_id;
+            IF NOT v_quiet THEN
+                RAISE NOTICE 'backfill run %: %completed in % s: % sessions examined, % filled, % unchanged, % rejected, % with a valid IP missing from ip_inventory (source_ip left NULL), % deferred rows resolved by other writers',
+                    v_id, CASE WHEN v_dry THEN 'DRY RUN ' ELSE '' END, round((v_run.elapsed_ms / 1000)::numeric, 1),
+                    v_run.rows_scanned, v_run.rows_filled, v_run.rows_unchanged, v_run.rows_rejected,
+                    v_run.rows_no_inventory, v_run.rows_resolved_elsewhere;
+                RAISE NOTICE 'backfill run %: cells %: source_ip %, snapshot_asn % (json %, history %, inventory %), snapshot_country % (json %, inventory %, default XX %), snapshot_ip_type % (json %, inventory %), enrichment_at % (json %, inventory %)',
+                    v_id, CASE WHEN v_dry THEN 'that would be filled' ELSE 'filled' END,
+                    v_run.filled_source_ip, v_run.filled_snapshot_asn, v_run.asn_from_json,
+                    v_run.asn_from_history, v_run.asn_from_inventory, v_run.filled_snapshot_country,
+                    v_run.country_from_json, v_run.country_from_inventory, v_run.country_default,
+                    v_run.filled_snapshot_ip_type, v_run.ip_type_from_json, v_run.ip_type_from_inventory,
+                    v_run.filled_enrichment_at, v_run.enrichment_at_from_json, v_run.enrichment_at_from_inventory;
+                IF v_run.rows_rejected > 0 THEN
+                    SELECT string_agg(format('%s %s', x.reason, x.n), ', ' ORDER BY x.n DESC) INTO v_line
+                    FROM (SELECT j.reason, count(*) AS n FROM backfill_rejects j WHERE j.run_id = v_id GROUP BY j.reason) x;
+                    RAISE NOTICE 'backfill run %: rejects by reason: % (SELECT * FROM backfill_rejects WHERE run_id = %)',
+                        v_id, v_line, v_id;
+                END IF;
+                IF v_dry THEN
+                    FOR v_p IN SELECT e FROM jsonb_array_elements(v_run.sample) AS a(e) LIMIT 5 LOOP
+                        RAISE NOTICE 'backfill run % sample: %', v_id, v_p.e;
+                    END LOOP;
+                    RAISE NOTICE 'backfill run %: full sample in SELECT sample FROM backfill_runs WHERE run_id = %', v_id, v_id;
+                ELSE
+                    FOR v_p IN SELECT x.statement FROM snapshot_index_statements() x ORDER BY x.seq LOOP
+                        RAISE NOTICE 'backfill: index still needed, run outside a transaction: %;', v_p.statement;
+                    END LOOP;
+                END IF;
+            END IF;
+        END;
+        status := 'completed';
+    ELSE
+        UPDATE backfill_runs r
+        SET status = 'paused', backend_pid = NULL, updated_at = clock_timestamp(),
+            last_error = CASE WHEN v_stop = 'locked'
+                              THEN format('%s rows still locked by other transactions after %s sweep passes', r.rows_deferred, v_passes)
+                              ELSE NULL END
+        WHERE r.run_id = v_id
+        RETURNING r.rows_deferred INTO v_est;
+        COMMIT;
+        IF v_stop = 'locked' THEN
+            RAISE WARNING 'backfill run %: % rows are still locked by other transactions after % sweep passes; the run is paused: CALL backfill_snapshots() again to retry them (SELECT * FROM backfill_deferred WHERE run_id = %)',
+                v_id, v_est, v_passes, v_id;
+        ELSIF NOT v_quiet THEN
+            RAISE NOTICE 'backfill run %: paused after % batches (max_batches); CALL backfill_snapshots() again to resume it',
+                v_id, v_done_call;
+        END IF;
+        status := 'paused';
+    END IF;
+    run_id := v_id;
+END
+$proc$;

@@ -1,0 +1,184 @@
+// The runner's view of the SQL backfill engine (sql/functions/backfill_snapshots*.sql,
+// sql/migrations/003_backfill-state.sql, sql/views/backfill_progress.sql). Every SQL
+// text the runner sends lives here; the runner itself holds no backfill logic: the
+// procedure decides what to fill, checkpoints, resumes, and records the undo.
+import type postgres from 'postgres';
+import { CliError, ExitCode } from '../errors.js';
+
+/** A backfill_runs row, as the runner uses it (numbers already converted). */
+export interface RunRow {
+  run_id: number;
+  status: string;
+  phase: string;
+  dry_run: boolean;
+  record_undo: boolean;
+  batches: number;
+  batch_size: number | null;
+  last_key: string | null;
+  rows_total_est: number | null;
+  rows_scanned: number;
+  rows_filled: number;
+  rows_unchanged: number;
+  rows_rejected: number;
+  rows_no_inventory: number;
+  rows_deferred: number;
+  elapsed_ms: number;
+  last_batch_ms: number | null;
+  started_at: string;
+  updated_at: string;
+  finished_at: string | null;
+  last_error: string | null;
+  undo_status: string | null;
+  params: Record<string, unknown>;
+}
+
+const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+const iso = (v: unknown): string | null => (v === null || v === undefined ? null : v instanceof Date ? v.toISOString() : String(v));
+
+export function toRunRow(r: Record<string, unknown>): RunRow {
+  return {
+    run_id: num(r.run_id),
+    status: String(r.status),
+    phase: String(r.phase ?? ''),
+    dry_run: Boolean(r.dry_run),
+    record_undo: Boolean(r.record_undo),
+    batches: num(r.batches),
+    batch_size: numOrNull(r.batch_size),
+    last_key: (r.last_key as string | null) ?? null,
+    // As backfill_progress shows it: the start estimate, raised to rows done when it was too low.
+    rows_total_est: r.rows_total_est === null || r.rows_total_est === undefined ? null : Math.max(num(r.rows_total_est), num(r.rows_scanned)),
+    rows_scanned: num(r.rows_scanned),
+    rows_filled: num(r.rows_filled),
+    rows_unchanged: num(r.rows_unchanged),
+    rows_rejected: num(r.rows_rejected),
+    rows_no_inventory: num(r.rows_no_inventory),
+    rows_deferred: num(r.rows_deferred),
+    elapsed_ms: num(r.elapsed_ms),
+    last_batch_ms: numOrNull(r.last_batch_ms),
+    started_at: iso(r.started_at) ?? '',
+    updated_at: iso(r.updated_at) ?? '',
+    finished_at: iso(r.finished_at),
+    last_error: (r.last_error as string | null) ?? null,
+    undo_status: (r.undo_status as string | null) ?? null,
+    params: (r.params as Record<string, unknown>) ?? {},
+  };
+}
+
+const RUN_COLUMNS = `run_id, status, phase, dry_run, record_undo, batches, batch_size, last_key, rows_total_est,
+  rows_scanned, rows_filled, rows_unchanged, rows_rejected, rows_no_inventory, rows_deferred, elapsed_ms,
+  last_batch_ms, started_at, updated_at, finished_at, last_error, undo_status, params`;
+
+/** Statuses backfill_snapshots resumes (the latest run of the kind, when it has one of these). */
+export const UNFINISHED = ['running', 'paused', 'failed'];
+
+/** The procedure's parameters, as named in its signature. */
+export interface CallParams {
+  batch_size?: number;
+  max_batches?: number;
+  dry_run?: boolean;
+  pause_ms?: number;
+  target_batch_ms?: number;
+  restart?: boolean;
+  record_undo?: boolean;
+  quiet?: boolean;
+  progress_every?: number;
+  run_analyze?: boolean;
+  /** Resume exactly this run (INOUT parameter). */
+  run_id?: number;
+}
+
+const PARAM_TYPES: Record<keyof CallParams, string> = {
+  batch_size: 'integer',
+  max_batches: 'integer',
+  dry_run: 'boolean',
+  pause_ms: 'integer',
+  target_batch_ms: 'integer',
+  restart: 'boolean',
+  record_undo: 'boolean',
+  quiet: 'boolean',
+  progress_every: 'integer',
+  run_analyze: 'boolean',
+  run_id: 'bigint',
+};
+
+/** The CALL statement (named arguments, explicit types) and its parameters. */
+export function callStatement(params: CallParams): { text: string; values: (number | boolean)[] } {
+  const names: string[] = [];
+  const values: (number | boolean)[] = [];
+  for (const key of Object.keys(PARAM_TYPES) as (keyof CallParams)[]) {
+    const v = params[key];
+    if (v === undefined) continue;
+    values.push(v);
+    names.push(`${key} => $${values.length}::${PARAM_TYPES[key]}`);
+  }
+  return { text: `CALL backfill_snapshots(${names.join(', ')})`, values };
+}
+
+/** The argument names of the installed procedure (empty when it is missing). */
+export async function procedureArguments(sql: postgres.Sql): Promise<string[] | undefined> {
+  const rows = await sql`
+    select coalesce(p.proargnames, '{}') as names
+      from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+     where p.proname = 'backfill_snapshots' and p.prokind = 'p' and n.nspname = any (current_schemas(false))
+     order by p.pronargs desc limit 1`;
+  if (rows.length === 0) return undefined;
+  return (rows[0]!.names as string[]) ?? [];
+}
+
+/** Fails with a clear message when the SQL engine is not installed. */
+export async function requireEngine(sql: postgres.Sql): Promise<string[]> {
+  const args = await procedureArguments(sql);
+  const [state] = await sql`select to_regclass('backfill_runs') is not null as ok`;
+  if (!args || !state?.ok) {
+    throw new CliError(
+      'the backfill engine is not installed in this database (procedure backfill_snapshots / table backfill_runs missing): run `cowrie-db migrate` first',
+      ExitCode.error,
+    );
+  }
+  return args;
+}
+
+export async function getRun(sql: postgres.Sql, runId: number): Promise<RunRow | undefined> {
+  const rows = await sql.unsafe(`select ${RUN_COLUMNS} from backfill_runs where run_id = $1`, [runId]);
+  return rows[0] ? toRunRow(rows[0]) : undefined;
+}
+
+/** The run a CALL without run_id resumes: the latest of that kind, when unfinished and not undone. */
+export async function unfinishedRun(sql: postgres.Sql, dryRun: boolean): Promise<RunRow | undefined> {
+  const rows = await sql.unsafe(`select ${RUN_COLUMNS} from backfill_runs where dry_run = $1 order by run_id desc limit 1`, [dryRun]);
+  const run = rows[0] ? toRunRow(rows[0]) : undefined;
+  return run && UNFINISHED.includes(run.status) && run.undo_status === null ? run : undefined;
+}
+
+/** The index statements still needed after a run (CREATE INDEX CONCURRENTLY ...), in order. */
+export async function indexStatements(sql: postgres.Sql): Promise<{ index_name: string; reason: string; statement: string }[] | undefined> {
+  const [has] = await sql`select to_regproc('snapshot_index_statements') is not null as ok`;
+  if (!has?.ok) return undefined;
+  const rows = await sql`select index_name, reason, statement from snapshot_index_statements() order by seq`;
+  return rows.map((r) => ({ index_name: String(r.index_name), reason: String(r.reason), statement: String(r.statement) }));
+}
+
+/** Rejects of a run by reason. */
+export async function rejectsByReason(sql: postgres.Sql, runId: number): Promise<Record<string, number>> {
+  const rows = await sql`select reason, count(*)::bigint as n from backfill_rejects where run_id = ${runId} group by reason order by 2 desc`;
+  return Object.fromEntries(rows.map((r) => [String(r.reason), num(r.n)]));
+}
+
+/** SQLSTATEs and client codes that mean "the connection is gone, try again later". */
+export function isConnectionLoss(err: unknown): boolean {
+  const e = err as { code?: string; errno?: string };
+  const code = e?.code ?? '';
+  return (
+    [
+      'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT',
+      'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN',
+    ].includes(code) ||
+    code.startsWith('08') || // connection exception
+    code === '57P01' || // admin_shutdown
+    code === '57P02' || // crash_shutdown
+    code === '57P03' // cannot_connect_now (starting up / shutting down)
+  );
+}
+
+export const QUERY_CANCELED = '57014';

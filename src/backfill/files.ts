@@ -1,0 +1,110 @@
+// Files the backfill writes for monitoring: the status file in --status-dir and the
+// --checkpoint-file mirror of the in-database checkpoint. Both are written
+// atomically (a temporary file in the same directory, then rename), mode 0600,
+// as one line of JSON plus a newline, and pass through redact() first: no secret
+// ever reaches them. The database stays the source of truth; these are mirrors.
+import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync, appendFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { redact } from '../db/redact.js';
+
+/** Write `value` as JSON to `path` atomically, readable only by its owner. */
+export function writeJsonAtomic(path: string, value: unknown): void {
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.tmp`);
+  const text = redact(JSON.stringify(value)) + '\n';
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    chmodSync(tmp, 0o600); // in case a umask or an old file got in the way
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** Append one JSON line to `path` (created 0600). */
+export function appendJsonLine(path: string, value: unknown): void {
+  appendFileSync(path, redact(JSON.stringify(value)) + '\n', { mode: 0o600 });
+}
+
+/** Characters safe in a file name; the rest become '_'. */
+export function fileSafe(name: string): string {
+  return name.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 80) || 'db';
+}
+
+/**
+ * The status file of a run: <status-dir>/backfill_session_snapshots_<database>_run<N>.json,
+ * so that the runbooks' `tail -F .../backfill_session_snapshots_*.json` (or `watch cat`)
+ * follows it. Next to it, <same name>.jsonl gets one line per update (a history
+ * that plain `tail -f` can follow, since the .json file is replaced on each write).
+ */
+export function statusFilePath(statusDir: string, database: string, runId: number | undefined): string {
+  const run = runId === undefined ? 'starting' : `run${runId}`;
+  return join(statusDir, `backfill_session_snapshots_${fileSafe(database)}_${run}.json`);
+}
+
+export interface StatusDocument {
+  tool: 'cowrie-db';
+  command: 'backfill';
+  /** starting | running | pausing | paused | completed | failed | reconnecting | indexing | analyzing */
+  phase: string;
+  database: string;
+  run_id: number | null;
+  dry_run: boolean;
+  batches: number;
+  batch_size: number | null;
+  rows: {
+    done: number;
+    total: number | null;
+    filled: number;
+    rejected: number;
+    no_inventory: number;
+    unchanged: number;
+  };
+  rate_rows_per_s: number | null;
+  eta_s: number | null;
+  percent: number | null;
+  started_at: string;
+  updated_at: string;
+  finished_at: string | null;
+  last_error: string | null;
+  pid: number;
+  resume_command: string | null;
+}
+
+export class StatusFile {
+  private path: string | undefined;
+  private readonly starting: string;
+  constructor(
+    private readonly statusDir: string,
+    private readonly database: string,
+  ) {
+    mkdirSync(statusDir, { recursive: true, mode: 0o700 });
+    this.starting = statusFilePath(statusDir, database, undefined);
+  }
+
+  get file(): string | undefined {
+    return this.path;
+  }
+
+  write(doc: StatusDocument): void {
+    const path = statusFilePath(this.statusDir, this.database, doc.run_id ?? undefined);
+    if (path !== this.path) {
+      // The run id became known: the 'starting' placeholder gives way to the run's file.
+      if (this.path === this.starting && path !== this.starting) {
+        rmSync(this.starting, { force: true });
+        rmSync(this.starting + 'l', { force: true });
+      }
+      this.path = path;
+    }
+    writeJsonAtomic(path, doc);
+    appendJsonLine(path + 'l', doc);
+  }
+}

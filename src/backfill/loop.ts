@@ -1,0 +1,342 @@
+// The call loop: CALL backfill_snapshots(...) again and again on a dedicated
+// connection, a few batches per CALL (max_batches), and between CALLs read the
+// run's checkpoint row to report progress, write the monitoring files and stop
+// cleanly when asked. No backfill logic here: the procedure picks the rows,
+// commits every batch with its checkpoint, and resumes the run on the next CALL
+// (the first CALL resumes the unfinished run or starts one; later CALLs name it
+// with run_id => N, the procedure's INOUT parameter).
+import type { Database } from '../db/connect.js';
+import { redact } from '../db/redact.js';
+import { CliError, ExitCode, errorMessage } from '../errors.js';
+import { setInterruptHandler } from '../lifecycle.js';
+import { callStatement, getRun, isConnectionLoss, QUERY_CANCELED, type CallParams, type RunRow } from './engine.js';
+
+export interface LoopOptions {
+  batchSize?: number;
+  /** Batches for this invocation (undefined: until the run completes). */
+  maxBatches?: number;
+  dryRun: boolean;
+  pauseMs?: number;
+  targetBatchMs?: number;
+  restart: boolean;
+  recordUndo: boolean;
+  /** Forward the procedure's NOTICE lines (else quiet => true). */
+  notices: boolean;
+  /** lock_timeout for the CALL connection (the procedure sets its own per batch). */
+  lockTimeoutMs: number;
+  /** How many times to retry after a lost connection before giving up. */
+  retries: number;
+  /** First back-off delay; doubles each retry (capped at 30 s). */
+  retryDelayMs: number;
+  /** Aim for CALLs of about this long (more batches per CALL = less overhead). */
+  callTargetMs: number;
+  /** While a CALL runs, read the run's counters this often for the display. */
+  pollMs: number;
+  /** Parameter names the installed procedure has (from pg_proc). */
+  procedureArgs: string[];
+  /** The run the first CALL will resume (for the counts "done before this invocation"). */
+  resuming?: RunRow;
+}
+
+export type StopReason = 'completed' | 'max-batches' | 'SIGINT' | 'SIGTERM' | 'failed';
+
+export interface LoopEvents {
+  /** After every CALL. */
+  progress(run: RunRow, local: LocalStats): void;
+  /** A line for the person watching (through the progress display). */
+  message(line: string): void;
+  /** A NOTICE or WARNING from the procedure. */
+  notice(line: string, severity: string): void;
+  /** reconnecting, failed, ... (for the status file). */
+  phase(phase: string, run: RunRow | undefined, error?: string): void;
+}
+
+export interface LocalStats {
+  /** When this invocation started (ms since epoch). */
+  startedAt: number;
+  /** Rows / batches the run had done before this invocation. */
+  rowsAtStart: number;
+  batchesAtStart: number;
+  /** Rows / batches done in this invocation. */
+  rows: number;
+  batches: number;
+  calls: number;
+  /** Batches asked for in the last CALL. */
+  batchesPerCall: number;
+  /** Rows per second in this invocation (wall clock). */
+  rate: number | undefined;
+  retries: number;
+}
+
+export interface LoopResult {
+  run: RunRow | undefined;
+  reason: StopReason;
+  local: LocalStats;
+  /** When the run could not finish: why. */
+  error?: string;
+}
+
+const sleep = (ms: number, signal: { aborted: boolean }): Promise<void> =>
+  new Promise((resolve) => {
+    const end = Date.now() + ms;
+    const tick = (): void => {
+      if (signal.aborted || Date.now() >= end) resolve();
+      else setTimeout(tick, Math.min(100, end - Date.now()));
+    };
+    tick();
+  });
+
+/** Rows a run has handled (filled, unchanged, rejected, no inventory: every row it examined). */
+export function rowsDone(run: RunRow): number {
+  return run.rows_scanned;
+}
+
+/** Give up after this many CALLs in a row that did nothing (rows locked by others). */
+const MAX_IDLE_CALLS = 3;
+
+export async function runLoop(db: Database, options: LoopOptions, events: LoopEvents): Promise<LoopResult> {
+  const supported = new Set(options.procedureArgs);
+  const interrupt = { signal: undefined as NodeJS.Signals | undefined, aborted: false, cancelled: false };
+  let inFlight: { pid: number; query: { cancel(): void } } | undefined;
+
+  const cancelInFlight = async (): Promise<void> => {
+    if (interrupt.cancelled || !inFlight) return;
+    interrupt.cancelled = true;
+    const { pid, query } = inFlight;
+    try {
+      // From another connection (the command's main pool). The procedure marks the run
+      // paused at its last committed batch; the batch in flight rolls back.
+      await db.sql`select pg_cancel_backend(${pid})`;
+    } catch {
+      query.cancel(); // protocol-level cancel request as a fallback
+    }
+  };
+
+  setInterruptHandler((signal) => {
+    if (!interrupt.signal) {
+      interrupt.signal = signal;
+      interrupt.aborted = true;
+      events.message(
+        `${signal} received: letting the batch in flight commit, then pausing the run` +
+          (signal === 'SIGINT' ? ' (Ctrl-C again cancels the batch in flight)' : ` (${signal} again cancels the batch in flight)`),
+      );
+      return;
+    }
+    if (inFlight && !interrupt.cancelled) {
+      events.message(`${signal} received again: cancelling the batch in flight (it rolls back)`);
+      void cancelInFlight();
+    }
+  });
+
+  // The procedure holds its advisory lock only during a CALL; between two CALLs of this
+  // loop another runner could slip in. A runner-level lock (same class id, key 2) on a
+  // connection of its own keeps two `cowrie-db backfill` processes apart for their lifetime.
+  const guard = db.connect({ max: 1, onnotice: () => undefined });
+  try {
+    const [got] = await guard`select pg_try_advisory_lock(1668249458, 2) as ok`;
+    if (!got?.ok) {
+      const [holder] = await db.sql`
+        select l.pid, a.application_name, a.client_addr::text as addr from pg_locks l left join pg_stat_activity a on a.pid = l.pid
+         where l.locktype = 'advisory' and l.classid = 1668249458::oid and l.objid = 2::oid and l.objsubid = 2 and l.granted
+           and l.database = (select oid from pg_database where datname = current_database()) limit 1`;
+      throw new CliError(
+        `another cowrie-db backfill is already running (backend pid ${holder?.pid ?? '?'}) on this database; ` +
+          'wait for it, or stop it (Ctrl-C, or SIGTERM to its process) and run this command again to resume',
+        ExitCode.error,
+      );
+    }
+  } catch (err) {
+    setInterruptHandler(undefined);
+    await guard.end({ timeout: 1 }).catch(() => undefined);
+    throw err;
+  }
+
+  const call = db.connect({
+    max: 1,
+    settings: { statement_timeout: '0', lock_timeout: `${options.lockTimeoutMs}ms`, idle_in_transaction_session_timeout: '0' },
+    onnotice: (n) => events.notice(`${n.severity ?? 'NOTICE'}: ${n.message}`, String(n.severity ?? 'NOTICE')),
+  });
+
+  const resuming = options.restart ? undefined : options.resuming;
+  const local: LocalStats = {
+    startedAt: Date.now(), rowsAtStart: resuming ? rowsDone(resuming) : 0, batchesAtStart: resuming?.batches ?? 0,
+    rows: 0, batches: 0, calls: 0, batchesPerCall: 1, rate: undefined, retries: 0,
+  };
+  let run: RunRow | undefined = resuming;
+  let runId: number | undefined;
+  let reason: StopReason = 'completed';
+  let error: string | undefined;
+  let failures = 0;
+  let lostConnection = false;
+  let idleCalls = 0;
+  // Batch size: the flag, else (resuming) the run's current one, else the procedure's default.
+  let batchSize = options.batchSize ?? resuming?.batch_size ?? undefined;
+
+  const params = (batches: number | undefined): CallParams => {
+    const p: CallParams = {};
+    const set = <K extends keyof CallParams>(k: K, v: CallParams[K]): void => {
+      if (v !== undefined && supported.has(k)) p[k] = v;
+    };
+    set('batch_size', batchSize);
+    set('max_batches', batches);
+    set('dry_run', options.dryRun || undefined);
+    set('pause_ms', options.pauseMs);
+    set('target_batch_ms', options.targetBatchMs);
+    set('restart', options.restart && runId === undefined ? true : undefined);
+    set('record_undo', options.recordUndo ? undefined : false);
+    set('quiet', options.notices ? undefined : true);
+    set('run_id', runId);
+    return p;
+  };
+
+  const account = (r: RunRow): void => {
+    local.batches = Math.max(0, r.batches - local.batchesAtStart);
+    local.rows = Math.max(0, rowsDone(r) - local.rowsAtStart);
+    const secs = (Date.now() - local.startedAt) / 1000;
+    local.rate = secs > 0 ? local.rows / secs : undefined;
+  };
+
+  const stopReason = (): StopReason => (interrupt.signal === 'SIGTERM' ? 'SIGTERM' : 'SIGINT');
+
+  try {
+    // CALLs of about callTargetMs: the first does one batch, the next ones are sized
+    // from the time per batch so far.
+    let perCall = 1;
+    for (;;) {
+      if (interrupt.aborted) {
+        reason = stopReason();
+        break;
+      }
+      let ask = perCall;
+      if (options.maxBatches !== undefined) {
+        const left = options.maxBatches - local.batches;
+        if (left <= 0) {
+          reason = 'max-batches';
+          break;
+        }
+        ask = Math.min(ask, left);
+      }
+      local.batchesPerCall = ask;
+      const { text, values } = callStatement(params(ask));
+      const t0 = Date.now();
+      const batchesBefore = run?.batches ?? 0;
+      let returned: { run_id?: unknown; status?: unknown } | undefined;
+      try {
+        const [pidRow] = await call`select pg_backend_pid() as pid`;
+        if (interrupt.aborted) continue; // a signal came meanwhile: no new CALL
+        const query = call.unsafe(text, values);
+        inFlight = { pid: Number(pidRow?.pid), query };
+        // While a CALL works (several batches), every batch commits its counters: read
+        // them from the main connection once a second, so the display stays live.
+        let polling = false;
+        const poller = runId === undefined ? undefined : setInterval(() => {
+          if (polling || runId === undefined) return;
+          polling = true;
+          getRun(db.sql, runId)
+            .then((r) => {
+              if (r && inFlight && r.batches !== run?.batches) {
+                run = r;
+                account(r);
+                events.progress(r, local);
+              }
+            })
+            .catch(() => undefined)
+            .finally(() => (polling = false));
+        }, options.pollMs);
+        let rows: { run_id?: unknown; status?: unknown }[];
+        try {
+          rows = (await query) as unknown as { run_id?: unknown; status?: unknown }[];
+        } finally {
+          if (poller) clearInterval(poller);
+        }
+        inFlight = undefined;
+        returned = rows[0];
+        local.calls++;
+        const id = Number(returned?.run_id);
+        if (!Number.isFinite(id) || id <= 0) throw new CliError('backfill_snapshots returned no run id', ExitCode.error);
+        if (runId === undefined && resuming && id !== resuming.run_id) {
+          // The procedure started another run than the one we saw (e.g. it was finished meanwhile).
+          local.rowsAtStart = 0;
+          local.batchesAtStart = 0;
+        }
+        runId = id;
+        // Read inside the try: losing the connection here is retried like a lost CALL.
+        const fresh = await getRun(db.sql, id);
+        if (!fresh) throw new CliError(`run ${id} is not in backfill_runs after the CALL`, ExitCode.error);
+        run = fresh;
+        failures = 0;
+        lostConnection = false;
+      } catch (err) {
+        if (err instanceof CliError) throw err;
+        const e = err as { code?: string; message?: string };
+        if (e.code === QUERY_CANCELED && interrupt.aborted) {
+          // Second Ctrl-C: the batch in flight rolled back; the run is paused at its last commit.
+          reason = stopReason();
+          if (runId !== undefined) run = (await getRun(db.sql, runId).catch(() => undefined)) ?? run;
+          if (run) account(run);
+          break;
+        }
+        // "already running" right after we lost a connection: our old backend has not noticed yet.
+        const staleHolder = e.code === '55P03' && lostConnection && /already running/.test(e.message ?? '');
+        if (isConnectionLoss(err) || staleHolder) {
+          lostConnection = true;
+          failures++;
+          local.retries++;
+          const message = redact(isConnectionLoss(err) ? `lost the connection to the database: ${errorMessage(err)}` : errorMessage(err));
+          if (failures > options.retries) {
+            error = `${message} (gave up after ${options.retries} ${options.retries === 1 ? 'retry' : 'retries'})`;
+            events.phase('failed', run, error);
+            reason = 'failed';
+            throw new CliError(
+              `${error}. Nothing committed is lost: every batch is checkpointed in the database; run the same command again to resume.`,
+              ExitCode.couldNotRun,
+            );
+          }
+          const delay = Math.min(30_000, options.retryDelayMs * 2 ** (failures - 1));
+          events.phase('reconnecting', run, message);
+          events.message(`${message}; retry ${failures}/${options.retries} in ${(delay / 1000).toFixed(1)} s`);
+          await sleep(delay, interrupt);
+          continue;
+        }
+        error = redact(errorMessage(err));
+        if (runId !== undefined) run = (await getRun(db.sql, runId).catch(() => undefined)) ?? run;
+        if (run) account(run);
+        events.phase('failed', run, error);
+        reason = 'failed';
+        throw new CliError(`backfill failed: ${error}`, ExitCode.error);
+      } finally {
+        inFlight = undefined;
+      }
+      const elapsed = Date.now() - t0;
+      if (!run) break; // unreachable: set in the try
+      const id = run.run_id;
+      account(run);
+      if (options.targetBatchMs !== undefined && run.batch_size) batchSize = run.batch_size; // keep the adapted size
+      events.progress(run, local);
+
+      if (String(returned?.status) === 'completed' || run.status === 'completed') {
+        reason = 'completed';
+        break;
+      }
+      const did = run.batches - batchesBefore;
+      if (did <= 0) {
+        // Nothing done in a whole CALL: rows locked by other transactions (the sweep gave up).
+        idleCalls++;
+        if (idleCalls >= MAX_IDLE_CALLS) {
+          error = run.last_error ?? `run ${id} made no progress in ${idleCalls} CALLs`;
+          reason = 'failed';
+          events.phase('failed', run, error);
+          throw new CliError(`${error}; the run is paused: run the same command again later to retry those rows`, ExitCode.error);
+        }
+        events.message(`run ${id}: ${run.last_error ?? 'no progress in this CALL'}; calling again`);
+      } else idleCalls = 0;
+      const perBatch = did > 0 ? elapsed / did : elapsed;
+      perCall = Math.max(1, Math.min(10_000, Math.floor(options.callTargetMs / Math.max(1, perBatch))));
+    }
+  } finally {
+    setInterruptHandler(undefined);
+    await call.end({ timeout: 5 }).catch(() => undefined);
+    await guard.end({ timeout: 5 }).catch(() => undefined);
+  }
+  return { run, reason, local, error };
+}

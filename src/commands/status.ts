@@ -1,0 +1,144 @@
+// cowrie-db status: the backfill runs of a database (the backfill_progress view),
+// their state, and the command that resumes or undoes each one.
+import { Command } from 'commander';
+import { action, commonSchema, intFlag, parseFlags, withCommonOptions } from '../cli.js';
+import { openDatabase } from '../db/connect.js';
+import { cliCommand, dbArgs, undoCommand } from '../backfill/describe.js';
+import { CliError, ExitCode } from '../errors.js';
+import { log, out } from '../log.js';
+import { formatCount, formatDuration } from '../progress.js';
+
+const flagsSchema = commonSchema.extend({
+  limit: intFlag(1, 100_000).optional().default(20),
+  run: intFlag(1, Number.MAX_SAFE_INTEGER).optional(),
+});
+
+export interface RunStatus {
+  run_id: number;
+  status: string;
+  dry_run: boolean;
+  phase: string;
+  batches: number;
+  batch_size: number | null;
+  rows_done: number;
+  rows_total_est: number | null;
+  pct_done: number | null;
+  rows_filled: number;
+  rows_unchanged: number;
+  rows_rejected: number;
+  rows_no_inventory: number;
+  rows_deferred: number;
+  rows_per_sec: number | null;
+  eta_seconds: number | null;
+  busy_seconds: number | null;
+  backend_pid: number | null;
+  started_at: string | null;
+  updated_at: string | null;
+  finished_at: string | null;
+  last_error: string | null;
+  record_undo: boolean;
+  undo_status: string | null;
+  undo_restored: number;
+  undo_left_alone: number;
+  /** What to do next with this run (a command), or null. */
+  resume_command: string | null;
+  undo_command: string | null;
+  note: string | null;
+}
+
+const n = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
+const nn = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+const ts = (v: unknown): string | null => (v === null || v === undefined ? null : v instanceof Date ? v.toISOString() : String(v));
+
+export function statusCommand(): Command {
+  const cmd = new Command('status')
+    .description('list the backfill runs (the backfill_progress view): state, progress, and how to resume or undo each')
+    .option('--limit <n>', 'show at most this many runs, newest first (1-100000)', '20')
+    .option('--run <id>', 'only this run');
+  withCommonOptions(cmd);
+  return cmd.action(
+    action(async (raw) => {
+      const flags = parseFlags(flagsSchema, raw);
+      const db = await openDatabase(flags.db);
+      log.verbose(`database: ${db.label}`);
+      const [has] = await db.sql`select to_regclass('backfill_progress') is not null as ok`;
+      if (!has?.ok) {
+        throw new CliError('the backfill engine is not installed in this database (no view backfill_progress): run `cowrie-db migrate` first', ExitCode.error);
+      }
+      const rows = await db.sql`
+        select p.*, extract(epoch from p.eta)::float8 as eta_s, extract(epoch from p.busy_time)::float8 as busy_s
+          from backfill_progress p
+         where ${flags.run ?? null}::bigint is null or p.run_id = ${flags.run ?? null}::bigint
+         order by p.run_id desc
+         limit ${flags.limit}`;
+      // Which run a plain `cowrie-db backfill` (or --dry-run) would resume: the latest of its kind.
+      const latest = new Map<boolean, number>();
+      for (const r of await db.sql`select dry_run, max(run_id)::bigint as id from backfill_runs group by dry_run`) latest.set(Boolean(r.dry_run), n(r.id));
+      const runs: RunStatus[] = rows.map((r) => {
+        const id = n(r.run_id);
+        const dry = Boolean(r.dry_run);
+        const status = String(r.status);
+        const unfinished = ['running', 'paused', 'failed', 'interrupted'].includes(status) && r.undo_status === null;
+        const isLatest = latest.get(dry) === id;
+        let note: string | null = null;
+        let resume: string | null = null;
+        if (unfinished && status === 'running') note = `running now (backend pid ${r.backend_pid ?? '?'})`;
+        else if (unfinished && isLatest) resume = cliCommand(['backfill', ...dbArgs(db.target), ...(dry ? ['--dry-run'] : []), ...(r.record_undo === false && !dry ? ['--no-undo'] : [])]);
+        else if (unfinished) note = 'superseded by a newer run; resume from psql: CALL backfill_snapshots(run_id => ' + id + (dry ? ', dry_run => true' : '') + ')';
+        const undoable = !dry && Boolean(r.record_undo) && r.undo_status !== 'undone' && status !== 'running' && n(r.rows_filled) > 0;
+        return {
+          run_id: id,
+          status,
+          dry_run: dry,
+          phase: String(r.phase),
+          batches: n(r.batches),
+          batch_size: nn(r.batch_size),
+          rows_done: n(r.rows_done),
+          rows_total_est: nn(r.rows_total_est),
+          pct_done: nn(r.pct_done),
+          rows_filled: n(r.rows_filled),
+          rows_unchanged: n(r.rows_unchanged),
+          rows_rejected: n(r.rows_rejected),
+          rows_no_inventory: n(r.rows_no_inventory),
+          rows_deferred: n(r.rows_deferred),
+          rows_per_sec: nn(r.rows_per_sec),
+          eta_seconds: nn(r.eta_s),
+          busy_seconds: nn(r.busy_s),
+          backend_pid: nn(r.backend_pid),
+          started_at: ts(r.started_at),
+          updated_at: ts(r.updated_at),
+          finished_at: ts(r.finished_at),
+          last_error: (r.last_error as string | null) ?? null,
+          record_undo: Boolean(r.record_undo),
+          undo_status: (r.undo_status as string | null) ?? null,
+          undo_restored: n(r.undo_restored),
+          undo_left_alone: n(r.undo_left_alone),
+          resume_command: resume,
+          undo_command: undoable ? undoCommand(db.target, id) : null,
+          note,
+        };
+      });
+      if (flags.json) {
+        out(JSON.stringify({ database: db.label, runs }));
+        return;
+      }
+      if (runs.length === 0) {
+        out('no backfill run yet: start one with ' + cliCommand(['backfill', ...dbArgs(db.target)]));
+        return;
+      }
+      const lines: string[] = [];
+      for (const r of runs) {
+        const pct = r.pct_done !== null ? `${r.pct_done}%` : '?%';
+        const state = r.undo_status ? `${r.status}, ${r.undo_status}` : r.status;
+        lines.push(`run ${r.run_id}${r.dry_run ? ' (dry run)' : ''}: ${state}, ${pct}, ${formatCount(r.rows_done)}/${r.rows_total_est !== null ? formatCount(r.rows_total_est) : '?'} rows, ${formatCount(r.batches)} batches, started ${r.started_at ?? '?'}`);
+        lines.push(`    ${formatCount(r.rows_filled)} ${r.dry_run ? 'would be filled' : 'filled'} (${formatCount(r.rows_no_inventory)} without inventory row), ${formatCount(r.rows_unchanged)} unchanged, ${formatCount(r.rows_rejected)} rejected${r.rows_deferred ? `, ${formatCount(r.rows_deferred)} deferred` : ''}; ${r.rows_per_sec !== null ? `${formatCount(r.rows_per_sec)} rows/s` : '? rows/s'}${r.eta_seconds !== null && r.status !== 'completed' ? `, ETA ${formatDuration(r.eta_seconds)}` : ''}`);
+        if (r.undo_status) lines.push(`    undo: ${formatCount(r.undo_restored)} restored, ${formatCount(r.undo_left_alone)} left alone (changed since by others)`);
+        if (r.last_error) lines.push(`    last error: ${r.last_error}`);
+        if (r.note) lines.push(`    ${r.note}`);
+        if (r.resume_command) lines.push(`    resume: ${r.resume_command}`);
+        if (r.undo_command) lines.push(`    undo:   ${r.undo_command}`);
+      }
+      out(lines.join('\n'));
+    }),
+  );
+}

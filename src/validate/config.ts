@@ -1,0 +1,120 @@
+// Validate's settings: defaults from the runbooks, a JSON config file validated with zod,
+// and flags on top (flags win over the file, the file over the defaults).
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { usageError } from '../errors.js';
+import { GROUPS, SEVERITIES, type Group, type Severity } from './types.js';
+
+const percent = z.number().min(0).max(100);
+
+export const configSchema = z
+  .object({
+    thresholds: z
+      .object({
+        /** % of sessions with snapshots (runbook: >= 95%). */
+        coverage: percent.default(95),
+        /** % of sampled filled sessions whose recomputed snapshot matches (runbook: >= 99%). */
+        accuracy: percent.default(99),
+        /** geometric mean of the runbook queries' JOIN/snapshot time ratios (runbook: >= 5x). */
+        speedup: z.number().min(0).max(1000).default(5),
+        /** % of not-yet-filled sessions whose IP is in ip_inventory (runbook dry run: > 95%). */
+        inventoryCoverage: percent.default(95),
+        /** oldest supported server major version. */
+        minServerVersion: z.number().int().min(9).max(100).default(13),
+      })
+      .strict()
+      .default({ coverage: 95, accuracy: 99, speedup: 5, inventoryCoverage: 95, minServerVersion: 13 }),
+    accuracy: z
+      .object({
+        sampleSize: z.number().int().min(1).max(10_000_000).default(1000),
+        /** Omit for a random seed (printed in the report so the sample can be reproduced). */
+        seed: z.number().int().min(0).max(2_147_483_647).optional(),
+      })
+      .strict()
+      .default({ sampleSize: 1000 }),
+    performance: z
+      .object({
+        runs: z.number().int().min(1).max(100).default(5),
+        country: z.string().regex(/^[A-Z]{2}$/, 'must be a 2-letter upper-case country code').default('CN'),
+        ipType: z.string().min(1).max(64).default('DATACENTER'),
+        snowshoeMinIps: z.number().int().min(0).default(100),
+      })
+      .strict()
+      .default({ runs: 5, country: 'CN', ipType: 'DATACENTER', snowshoeMinIps: 100 }),
+    readiness: z
+      .object({ sampleSize: z.number().int().min(1).max(1_000_000).default(2000), batchSize: z.number().int().min(1).default(1000) })
+      .strict()
+      .default({ sampleSize: 2000, batchSize: 1000 }),
+    /** Per-statement limit inside validate's read-only transaction. */
+    statementTimeoutMs: z.number().int().min(100).max(86_400_000).default(300_000),
+    lockTimeoutMs: z.number().int().min(10).max(3_600_000).default(5_000),
+    /** Override the failing severity of a check by id, e.g. {"performance.speedup": "WARNING"}. */
+    severity: z.record(z.string(), z.enum(SEVERITIES as [Severity, ...Severity[]])).default({}),
+    /** Groups to run (default all) and groups to leave out. */
+    only: z.array(z.enum(GROUPS as [Group, ...Group[]])).optional(),
+    skip: z.array(z.enum(GROUPS as [Group, ...Group[]])).default([]),
+  })
+  .strict();
+
+export type ValidateConfig = z.infer<typeof configSchema>;
+
+export function defaultConfig(): ValidateConfig {
+  return configSchema.parse({});
+}
+
+/** Reads and validates a JSON config file; errors name the file and the key. */
+export function loadConfigFile(path: string): ValidateConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw usageError(`--config ${path}: ${(err as Error).message}`);
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw usageError(`--config ${path}: ${issue.path.length ? issue.path.join('.') : '(top level)'}: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+export interface ConfigFlags {
+  minCoverage?: number;
+  minAccuracy?: number;
+  minSpeedup?: number;
+  minInventoryCoverage?: number;
+  sampleSize?: number;
+  seed?: number;
+  runs?: number;
+  country?: string;
+  ipType?: string;
+  snowshoeMinIps?: number;
+  statementTimeout?: number;
+  only?: Group[];
+  skip?: Group[];
+}
+
+/** Flags override the file (or the defaults). */
+export function applyFlags(base: ValidateConfig, f: ConfigFlags): ValidateConfig {
+  const c: ValidateConfig = structuredClone(base);
+  if (f.minCoverage !== undefined) c.thresholds.coverage = f.minCoverage;
+  if (f.minAccuracy !== undefined) c.thresholds.accuracy = f.minAccuracy;
+  if (f.minSpeedup !== undefined) c.thresholds.speedup = f.minSpeedup;
+  if (f.minInventoryCoverage !== undefined) c.thresholds.inventoryCoverage = f.minInventoryCoverage;
+  if (f.sampleSize !== undefined) c.accuracy.sampleSize = f.sampleSize;
+  if (f.seed !== undefined) c.accuracy.seed = f.seed;
+  if (f.runs !== undefined) c.performance.runs = f.runs;
+  if (f.country !== undefined) c.performance.country = f.country;
+  if (f.ipType !== undefined) c.performance.ipType = f.ipType;
+  if (f.snowshoeMinIps !== undefined) c.performance.snowshoeMinIps = f.snowshoeMinIps;
+  if (f.statementTimeout !== undefined) c.statementTimeoutMs = f.statementTimeout * 1000;
+  if (f.only !== undefined) c.only = f.only;
+  if (f.skip !== undefined) c.skip = [...new Set([...c.skip, ...f.skip])];
+  return c;
+}
+
+export function groupEnabled(c: ValidateConfig, g: Group): boolean {
+  if (g === 'connection') return true;
+  if (c.only && !c.only.includes(g)) return false;
+  return !c.skip.includes(g);
+}
