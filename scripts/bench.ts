@@ -13,9 +13,9 @@
 // to its checkpoint, i.e. an upper bound of how long the batch holds row locks), the
 // backend CPU time when the server is local, and the table size before and after.
 // Targets: undo <= 1.3x floor, noundo <= 1.15x, dry <= 0.5x, batch max <= 250 ms.
-// Run it with node >= 22.6 (npm run bench), or on older node: npx jiti scripts/bench.ts.
-// --db is a URL to the server (any database on it; default $DATABASE_URL, else
-// postgresql://postgres@127.0.0.1:5432/postgres); the bench creates and drops the
+// Run it with npm run bench (tsx).
+// --db is a URL to the server (any database on it; default $DATABASE_URL, else the
+// embedded PostgreSQL 17); the bench creates and drops the
 // databases cowrie_bench_tpl and cowrie_bench_run there (--keep keeps them).
 // Exit code 0 when every target is met, 1 otherwise.
 import { readFileSync } from 'node:fs';
@@ -25,6 +25,7 @@ import postgres from 'postgres';
 const { openTarget } = (await import('../dist/db/connect.js' as string)) as typeof import('../src/db/connect.js');
 const { installObjects, migrateUp } = (await import('../dist/db/migrate.js' as string)) as typeof import('../src/db/migrate.js');
 const { resolveTarget } = (await import('../dist/db/target.js' as string)) as typeof import('../src/db/target.js');
+const { runCleanups } = (await import('../dist/lifecycle.js' as string)) as typeof import('../src/lifecycle.js');
 
 interface Options {
   url: string;
@@ -38,7 +39,8 @@ interface Options {
 
 function parseArgs(argv: string[]): Options {
   const o: Options = {
-    url: process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres',
+    // Empty: the embedded PostgreSQL 17 (started for the bench, stopped after it).
+    url: process.env.DATABASE_URL ?? '',
     sessions: 1_682_827,
     ips: 0,
     seed: 1,
@@ -148,6 +150,12 @@ async function recreate(admin: postgres.Sql, name: string, template?: string): P
 
 async function main(): Promise<number> {
   const o = parseArgs(process.argv.slice(2));
+  if (!o.url) {
+    const embedded = await openTarget({ kind: 'embedded' });
+    const t = embedded.target;
+    o.url = `postgresql://${t.user}:${encodeURIComponent(t.password ?? '')}@${t.host}:${t.port}/postgres`;
+    await embedded.close();
+  }
   const admin = client(o.url);
   const log = (m: string) => process.stderr.write(`bench: ${m}\n`);
 
@@ -241,7 +249,10 @@ async function main(): Promise<number> {
 }
 
 main().then(
-  (code) => process.exit(code),
+  async (code) => {
+    await runCleanups(); // stops the embedded server if the bench started it
+    process.exit(code);
+  },
   (err: Error) => {
     process.stderr.write(`bench: ${err.message}\n`);
     process.exit(3);
