@@ -14,7 +14,8 @@ describe('resolveTarget', () => {
 
   it('recognises sqlite URLs', () => {
     expect(resolveTarget('sqlite:./x.db', {})).toEqual({ kind: 'sqlite', path: './x.db', source: 'flag' });
-    expect(resolveTarget('sqlite:///tmp/x.db', {})).toMatchObject({ kind: 'sqlite', path: '/tmp/x.db' });
+    expect(resolveTarget('sqlite:///test.db', {})).toMatchObject({ kind: 'sqlite', path: 'test.db' });
+    expect(resolveTarget('sqlite:////tmp/x.db', {})).toMatchObject({ kind: 'sqlite', path: '/tmp/x.db' });
   });
 
   it('refuses unknown schemes and garbage with a usage error naming the flag', () => {

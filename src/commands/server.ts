@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { action } from '../cli.js';
 import { clusterStatus, startCluster, stopCluster } from '../db/cluster.js';
+import { openTarget } from '../db/connect.js';
 import { embeddedConfig, psqlCommand } from '../db/embedded.js';
 import { out } from '../log.js';
 
@@ -15,6 +16,8 @@ export function serverCommand(): Command {
       action(async () => {
         const config = await embeddedConfig();
         const { port, startedHere } = await startCluster(config.cluster);
+        // Opening it now (it runs, so nothing stops it at exit) creates the database psql connects to.
+        await (await openTarget({ kind: 'embedded' })).close();
         out(`${startedHere ? 'started' : 'already running'}: embedded PostgreSQL on 127.0.0.1:${port}, data in ${config.cluster.dataDir}`);
         out(`connect with: ${psqlCommand(config, port)}`);
       }),

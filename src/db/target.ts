@@ -35,7 +35,9 @@ const portSchema = z.coerce.number().int().min(1).max(65535);
 function parseUrl(raw: string, source: 'flag' | 'DATABASE_URL'): PostgresTarget | SqliteTarget {
   const where = source === 'flag' ? '--db' : 'DATABASE_URL';
   if (/^sqlite:/i.test(raw)) {
-    const path = raw.replace(/^sqlite:(\/\/)?/i, '');
+    // SQLAlchemy's forms, as in the users' runbooks: sqlite:///relative.db and
+    // sqlite:////absolute.db; also the short sqlite:<path>.
+    const path = raw.replace(/^sqlite:(\/\/\/?)?/i, '');
     if (!path) throw usageError(`${where}: a sqlite URL needs a file path, e.g. sqlite:./cowrie.sqlite`);
     return { kind: 'sqlite', path, source };
   }
