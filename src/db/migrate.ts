@@ -96,28 +96,43 @@ async function runMigrations(db: Database, direction: 'up' | 'down', count: numb
   }
 }
 
-/** What the repair step would still do (sql/functions/schema_repair_plan.sql); changes nothing. */
-export async function repairPlan(sql: postgres.Sql, options: { withCurrentFunctions?: boolean } = {}): Promise<RepairStep[]> {
-  // The plan function uses a temporary table: run it in a transaction and roll back.
-  // For a dry run the functions are installed inside that transaction too, so the
-  // plan is computed by this version's SQL and nothing stays behind.
-  let steps: RepairStep[] = [];
+class RollbackSignal extends Error {}
+
+/**
+ * Runs `fn` in a transaction that is always rolled back. With `withCurrentFunctions`,
+ * this version's sql/functions are installed inside it first, so a read that needs
+ * them (a plan, a schema snapshot) leaves nothing behind in the database.
+ */
+export async function inRolledBackTransaction<T>(
+  sql: postgres.Sql,
+  fn: (tx: postgres.TransactionSql) => Promise<T>,
+  options: { withCurrentFunctions?: boolean } = {},
+): Promise<T> {
+  let result: T | undefined;
   await sql
     .begin(async (tx) => {
       if (options.withCurrentFunctions) {
         await tx.unsafe('set local check_function_bodies = off');
         for (const f of sqlFiles('functions')) await tx.unsafe(f.text).simple();
       }
-      steps = (await tx`select * from schema_repair_plan(true) order by step`) as unknown as RepairStep[];
+      result = await fn(tx);
       throw new RollbackSignal();
     })
     .catch((err: unknown) => {
       if (!(err instanceof RollbackSignal)) throw err;
     });
-  return steps;
+  return result as T;
 }
 
-class RollbackSignal extends Error {}
+/** What the repair step would still do (sql/functions/schema_repair_plan.sql); changes nothing. */
+export async function repairPlan(sql: postgres.Sql, options: { withCurrentFunctions?: boolean } = {}): Promise<RepairStep[]> {
+  // The plan function uses a temporary table: it runs in a rolled-back transaction.
+  return inRolledBackTransaction(
+    sql,
+    async (tx) => (await tx`select * from schema_repair_plan(true) order by step`) as unknown as RepairStep[],
+    options,
+  );
+}
 
 /**
  * The repair step: brings drifted or incomplete objects back to what the migrations

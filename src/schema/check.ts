@@ -5,9 +5,8 @@
 // transaction that is rolled back.
 import type postgres from 'postgres';
 import { openTarget, type Database } from '../db/connect.js';
-import { MIGRATIONS_TABLE, migrateUp } from '../db/migrate.js';
+import { MIGRATIONS_TABLE, inRolledBackTransaction, migrateUp } from '../db/migrate.js';
 import { CHECKSUMS_TABLE } from '../db/migration-checksums.js';
-import { sqlFiles } from '../db/sqlfiles.js';
 import { CliError, ExitCode } from '../errors.js';
 import { log } from '../log.js';
 import { checkExitCode, diffSchemas, type Finding, type SchemaSnapshot } from './diff.js';
@@ -21,30 +20,25 @@ export interface CheckResult {
   exitCode: 0 | 1 | 2;
 }
 
-class RollbackSignal extends Error {}
-
 /** Bookkeeping tables (like pgmigrations) are not part of the schema compared. */
 export const BOOKKEEPING_TABLES = [MIGRATIONS_TABLE, CHECKSUMS_TABLE];
 
 /** schema_snapshot() of a database, with this version's functions, leaving nothing behind. */
 export async function liveSnapshot(sql: postgres.Sql): Promise<SchemaSnapshot> {
-  let snapshot: SchemaSnapshot | undefined;
   try {
-    await sql.begin(async (tx) => {
-      await tx.unsafe('set local check_function_bodies = off');
-      for (const f of sqlFiles('functions')) await tx.unsafe(f.text).simple();
-      const [row] = await tx`select schema_snapshot(current_schema(), ${BOOKKEEPING_TABLES}::text[]) as s`;
-      snapshot = row?.s as SchemaSnapshot;
-      throw new RollbackSignal();
-    });
+    return await inRolledBackTransaction(
+      sql,
+      async (tx) => {
+        const [row] = await tx`select schema_snapshot(current_schema(), ${BOOKKEEPING_TABLES}::text[]) as s`;
+        return row?.s as SchemaSnapshot;
+      },
+      { withCurrentFunctions: true },
+    );
   } catch (err) {
-    if (!(err instanceof RollbackSignal)) {
-      const e = err as { code?: string; message: string };
-      const code = e.code === '42501' ? ExitCode.couldNotRun : ExitCode.error;
-      throw new CliError(`could not read the schema: ${e.message}`, code);
-    }
+    const e = err as { code?: string; message: string };
+    const code = e.code === '42501' ? ExitCode.couldNotRun : ExitCode.error;
+    throw new CliError(`could not read the schema: ${e.message}`, code);
   }
-  return snapshot!;
 }
 
 /** The schema the migrations build, on a scratch database of the same server. */
