@@ -8,8 +8,9 @@
 --   phase 'sweep': the next p_limit entries of this run's backfill_deferred list.
 -- Real run (p_dry_run = false):
 --   1. locks those rows FOR NO KEY UPDATE SKIP LOCKED, by their ctid (the rows were
---      just found; a row that moved or is locked by another transaction is not
---      waited for: it goes to backfill_deferred and the sweep phase retries it);
+--      just found; a row locked by another transaction is not waited for, and a row
+--      updated since the scan began (new ctid) is not used: both go to
+--      backfill_deferred and the sweep phase retries them);
 --   2. computes the snapshot values once per row (backfill_snapshot_source);
 --   3. UPDATEs only the columns that are NULL in the locked row (COALESCE on the
 --      locked version: a value someone else wrote is never overwritten), and only
@@ -205,7 +206,7 @@ BEGIN
            AND (s.source_ip IS NULL OR s.snapshot_asn IS NULL OR s.snapshot_country IS NULL
                 OR s.snapshot_ip_type IS NULL OR s.enrichment_at IS NULL))
     ),
-    locked AS MATERIALIZED (
+    lock_attempt AS MATERIALIZED (
         SELECT s.session_id, s.ctid AS tid, s.enrichment, s.first_event_at, s.source_ip,
                s.snapshot_asn, s.snapshot_country, s.snapshot_ip_type, s.enrichment_at
         FROM session_summaries s
@@ -213,6 +214,16 @@ BEGIN
           AND (s.source_ip IS NULL OR s.snapshot_asn IS NULL OR s.snapshot_country IS NULL
                OR s.snapshot_ip_type IS NULL OR s.enrichment_at IS NULL)
         FOR NO KEY UPDATE OF s SKIP LOCKED
+    ),
+    -- A row updated by a transaction that committed after this statement's snapshot
+    -- is locked in its newest version (EvalPlanQual), at a new ctid that the UPDATE
+    -- below cannot see with this snapshot: it would be counted as done but left
+    -- unfilled. Only rows still at the ctid the scan found are processed; a moved row
+    -- is treated as skipped (deferred, then retried by the sweep).
+    locked AS MATERIALIZED (
+        SELECT l.*
+        FROM lock_attempt l
+        JOIN cand c ON c.tid = l.tid
     ),
     computed AS MATERIALIZED (
         SELECT l.session_id, l.tid, l.source_ip, l.snapshot_asn, l.snapshot_country,

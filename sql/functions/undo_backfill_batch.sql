@@ -11,8 +11,9 @@
 --   left_alone  the row changed since (someone else wrote one of the five columns):
 --               it is not touched;
 --   missing     the session row no longer exists;
---   skipped     the row is locked by another transaction right now: no outcome is
---               recorded, a later pass (after_key NULL) retries it.
+--   skipped     the row is locked by another transaction right now, or was updated
+--               since this batch's snapshot: no outcome is recorded, a later pass
+--               (after_key NULL) retries it.
 -- The outcome is stored in backfill_undo.undo_state and added to the run's
 -- undo_restored / undo_left_alone / undo_missing counters, with the checkpoint
 -- (undo_last_key), in the caller's transaction. done = nothing left after after_key.
@@ -49,12 +50,21 @@ BEGIN
         FROM session_summaries s
         WHERE s.session_id IN (SELECT u.session_id FROM u)
     ),
-    locked AS MATERIALIZED (
+    lock_attempt AS MATERIALIZED (
         SELECT s.session_id, s.ctid AS tid, s.source_ip, s.snapshot_asn, s.snapshot_country,
                s.snapshot_ip_type, s.enrichment_at
         FROM session_summaries s
         WHERE s.ctid = ANY (ARRAY(SELECT c.tid FROM cur c))
         FOR NO KEY UPDATE OF s SKIP LOCKED
+    ),
+    -- A row updated by a transaction that committed after this statement's snapshot
+    -- is locked in its newest version, at a ctid the UPDATE below cannot see: only
+    -- rows still at the ctid found by cur count as locked; a moved row is skipped
+    -- (no outcome recorded) and retried by the next pass.
+    locked AS MATERIALIZED (
+        SELECT l.*
+        FROM lock_attempt l
+        JOIN cur c ON c.tid = l.tid
     ),
     dec AS MATERIALIZED (
         SELECT u.*, l.tid,
