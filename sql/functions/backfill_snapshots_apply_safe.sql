@@ -1,5 +1,5 @@
 -- backfill_snapshots_apply_safe(run_id, after_key, limit, dry_run, record_undo, phase)
---   -> one row: last_key, done, errors, first_key
+--   -> one row: last_key, done, errors, first_key, locked_at
 --
 -- backfill_snapshots_apply with error isolation (internal; backfill_snapshots_batch
 -- calls it). The step runs in a subtransaction; if it fails with a data exception
@@ -10,7 +10,21 @@
 -- rejected, and skipped (the checkpoint moves past it). One bad row therefore costs
 -- about 2*log2(batch size) extra statements and never aborts the batch or the run.
 -- Other errors (cancel, lock timeout, deadlock, out of memory...) propagate.
+-- locked_at: when the step first took row locks (NULL when it took none).
 -- Locks: those of backfill_snapshots_apply.
+
+-- The result gained locked_at: drop the older signature's function first (only
+-- backfill_snapshots_batch calls it, by name, at run time).
+DO $drop$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_proc p
+               WHERE p.oid = to_regprocedure('backfill_snapshots_apply_safe(bigint,text,integer,boolean,boolean,text)')
+                 AND NOT 'locked_at' = ANY (p.proargnames)) THEN
+        DROP FUNCTION backfill_snapshots_apply_safe(bigint, text, integer, boolean, boolean, text);
+    END IF;
+END
+$drop$;
+
 CREATE OR REPLACE FUNCTION backfill_snapshots_apply_safe(
     p_run_id      bigint,
     p_after_key   text,
@@ -18,7 +32,7 @@ CREATE OR REPLACE FUNCTION backfill_snapshots_apply_safe(
     p_dry_run     boolean,
     p_record_undo boolean,
     p_phase       text)
-RETURNS TABLE (last_key text, done boolean, errors integer, first_key text)
+RETURNS TABLE (last_key text, done boolean, errors integer, first_key text, locked_at timestamptz)
 LANGUAGE plpgsql
 AS $fn$
 DECLARE
@@ -30,13 +44,14 @@ DECLARE
     r2      record;
 BEGIN
     BEGIN
-        SELECT a.last_key, a.done, a.first_key
+        SELECT a.last_key, a.done, a.first_key, a.locked_at
         INTO r1
         FROM backfill_snapshots_apply(p_run_id, p_after_key, p_limit, p_dry_run, p_record_undo, p_phase) a;
         last_key := r1.last_key;
         done := r1.done;
         errors := 0;
         first_key := r1.first_key;
+        locked_at := r1.locked_at;
         RETURN NEXT;
         RETURN;
     EXCEPTION WHEN data_exception OR integrity_constraint_violation OR program_limit_exceeded THEN
@@ -92,7 +107,7 @@ BEGIN
     SELECT * INTO r1
     FROM backfill_snapshots_apply_safe(p_run_id, p_after_key, v_half, p_dry_run, p_record_undo, p_phase);
     IF r1.last_key IS NULL THEN
-        last_key := NULL; done := true; errors := r1.errors; first_key := NULL;
+        last_key := NULL; done := true; errors := r1.errors; first_key := NULL; locked_at := r1.locked_at;
         RETURN NEXT;
         RETURN;
     END IF;
@@ -102,6 +117,7 @@ BEGIN
     done := false;
     errors := r1.errors + r2.errors;
     first_key := r1.first_key;
+    locked_at := least(r1.locked_at, r2.locked_at);
     RETURN NEXT;
 END
 $fn$;

@@ -9,7 +9,9 @@
 -- or the next p_batch_size entries of the run's deferred list ('sweep'), applies
 -- backfill_snapshots_apply to them, writes the checkpoint (backfill_runs.last_key
 -- or sweep_key, counters, batches, elapsed_ms, last_batch_ms) and a backfill_batches
--- row, all in the caller's transaction. The returned counts are this batch's.
+-- row (with duration_ms, and lock_ms: from the batch's first row lock to just
+-- before the caller's COMMIT), all in the caller's transaction. The returned counts
+-- are this batch's.
 -- done = true: the pass found nothing left after p_after_key.
 --
 -- Row errors never abort the batch. The parsing is set-based and cannot raise
@@ -80,7 +82,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
-    SELECT x.last_key, x.done, x.errors, x.first_key
+    SELECT x.last_key, x.done, x.errors, x.first_key, x.locked_at
     INTO v_res
     FROM backfill_snapshots_apply_safe(p_run_id, p_after_key, p_batch_size,
                                        COALESCE(p_dry_run, false), COALESCE(p_record_undo, true),
@@ -101,13 +103,13 @@ BEGIN
     IF v_res.last_key IS NOT NULL THEN
         INSERT INTO backfill_batches (run_id, batch_no, phase, first_key, last_key, batch_size,
                                       rows_scanned, rows_filled, rows_rejected, rows_deferred,
-                                      started_at, duration_ms)
+                                      started_at, duration_ms, lock_ms)
         VALUES (p_run_id, v_after.batches, p_phase, v_res.first_key, v_res.last_key, p_batch_size,
                 v_after.rows_scanned - v_before.rows_scanned,
                 v_after.rows_filled - v_before.rows_filled,
                 v_after.rows_rejected - v_before.rows_rejected,
                 v_after.rows_deferred - v_before.rows_deferred,
-                v_t0, v_ms)
+                v_t0, v_ms, extract(epoch FROM clock_timestamp() - v_res.locked_at) * 1000)
         ON CONFLICT (run_id, batch_no) DO NOTHING;
     END IF;
 

@@ -22,6 +22,11 @@ export interface ClusterSpec {
   preferredPort: number;
   /** OS user the server runs as when we are root. */
   osUser: string;
+  /**
+   * Server settings written to cowrie-db.conf in the data directory at every start
+   * (included from postgresql.conf, so ALTER SYSTEM still overrides them).
+   */
+  settings?: Record<string, string>;
 }
 
 export interface ClusterStatus {
@@ -166,6 +171,20 @@ export async function ensureInitialised(spec: ClusterSpec): Promise<void> {
   }
 }
 
+const SETTINGS_FILE = 'cowrie-db.conf';
+
+/** Writes spec.settings to cowrie-db.conf and makes postgresql.conf include it. */
+function writeSettings(spec: ClusterSpec, ids: Ids | undefined): void {
+  if (!spec.settings) return;
+  const file = join(spec.dataDir, SETTINGS_FILE);
+  const lines = Object.entries(spec.settings).map(([k, v]) => `${k} = '${v}'`);
+  writeFileSync(file, `# written by cowrie-db at each start; ALTER SYSTEM overrides these\n${lines.join('\n')}\n`, { mode: 0o600 });
+  if (ids) chownSync(file, ids.uid, ids.gid);
+  const conf = join(spec.dataDir, 'postgresql.conf');
+  const include = `include_if_exists = '${SETTINGS_FILE}'`;
+  if (!readFileSync(conf, 'utf8').includes(include)) writeFileSync(conf, `\n${include}\n`, { flag: 'a' });
+}
+
 /**
  * Starts the cluster unless it already runs. Returns its port and whether this
  * call started it (and so should stop it at exit).
@@ -176,6 +195,7 @@ export async function startCluster(spec: ClusterSpec): Promise<{ port: number; s
   await ensureInitialised(spec);
   const ids = await serverUserIds(spec);
   ensureDir(spec.runDir, ids, 0o700);
+  writeSettings(spec, ids);
   const port = spec.preferredPort > 0 && (await portIsFree(spec.preferredPort)) ? spec.preferredPort : await anyFreePort();
   const logFile = join(spec.runDir, 'server.log');
   const options = `-p ${port} -k ${spec.runDir} -c listen_addresses=127.0.0.1`;

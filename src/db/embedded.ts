@@ -6,8 +6,7 @@
 // pg17/run (socket and server.log), credentials.json and pgpass (both 0600).
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants, cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { arch, platform } from 'node:os';
+import { arch, homedir, platform, totalmem } from 'node:os';
 import { dirname, join, parse } from 'node:path';
 import { z } from 'zod';
 import { CliError, ExitCode } from '../errors.js';
@@ -120,7 +119,28 @@ export async function embeddedConfig(env: NodeJS.ProcessEnv = process.env): Prom
       password: creds.password,
       preferredPort: port,
       osUser: EMBEDDED_OS_USER,
+      settings: embeddedSettings(),
     },
+  };
+}
+
+/**
+ * Settings for the embedded server, sized to this machine instead of PostgreSQL's
+ * conservative defaults (128MB shared_buffers, 1GB max_wal_size): the backfill
+ * updates sessions in primary-key order, which is random in the heap, so at the
+ * production size (1GB table) it needs the table and its indexes in shared memory
+ * and few checkpoints (each one makes the next change to every page log a full
+ * page image). Measured at 1.68M sessions: 1.58x -> 1.33x the set-based floor.
+ */
+export function embeddedSettings(totalMemBytes = totalmem()): Record<string, string> {
+  const mb = Math.floor(totalMemBytes / 1048576);
+  const sharedBuffersMb = Math.max(128, Math.min(2048, Math.floor(mb / 4)));
+  return {
+    shared_buffers: `${sharedBuffersMb}MB`,
+    effective_cache_size: `${Math.max(512, Math.floor(mb / 2))}MB`,
+    maintenance_work_mem: `${Math.max(64, Math.min(1024, Math.floor(mb / 16)))}MB`,
+    max_wal_size: '8GB',
+    checkpoint_timeout: '15min',
   };
 }
 

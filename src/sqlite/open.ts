@@ -3,8 +3,9 @@
 // CLI's exit codes) for a missing file, a file that is not SQLite, a missing table,
 // and the PostgreSQL-only features.
 import { existsSync } from 'node:fs';
-import Database from 'better-sqlite3';
-import { CliError, ExitCode } from '../errors.js';
+import { createRequire } from 'node:module';
+import type Database from 'better-sqlite3';
+import { CliError, ExitCode, errorMessage } from '../errors.js';
 import { parseAsn, parseCountry, parseIp, parseIpType, parseTimestamp } from './parse.js';
 import { REQUIRED_COLUMNS, SCHEMA_SQL, STATE_SQL } from './sql.js';
 
@@ -31,14 +32,32 @@ export function sqliteUnsupported(feature: string, path?: string): CliError {
   );
 }
 
+/**
+ * better-sqlite3 is an optional dependency (a native module): loaded on first use, so
+ * that only the SQLite path needs it, with a clear error when it is missing.
+ */
+function sqliteDriver(): typeof Database {
+  try {
+    return createRequire(import.meta.url)('better-sqlite3') as typeof Database;
+  } catch (err) {
+    throw new CliError(
+      'the SQLite path needs the optional package better-sqlite3, which is not installed or did not build here ' +
+        `(${errorMessage(err).split('\n')[0]}); install it with \`npm install better-sqlite3\` ` +
+        '(it needs a C++ toolchain when no prebuilt binary fits this platform), or use PostgreSQL',
+      ExitCode.couldNotRun,
+    );
+  }
+}
+
 /** Opens `path` with foreign keys on and the parsers registered. Throws CliError (exit 3) when it cannot. */
 export function openSqlite(path: string, options: OpenOptions = {}): Database {
   if (!options.create && !existsSync(path)) {
     throw new CliError(`sqlite:${path}: no such file (create one with \`cowrie-db seed --db sqlite:${path}\`)`, ExitCode.couldNotRun);
   }
+  const Driver = sqliteDriver();
   let db: Database;
   try {
-    db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: !options.create, timeout: 5000 });
+    db = new Driver(path, { readonly: options.readonly ?? false, fileMustExist: !options.create, timeout: 5000 });
     db.pragma('foreign_keys = ON');
     db.pragma('cache_size = -65536'); // 64 MB of page cache
     db.prepare('SELECT count(*) FROM sqlite_schema').get(); // "file is not a database" shows here
