@@ -5,11 +5,11 @@
 // fresh copy of it (CREATE DATABASE ... TEMPLATE), times:
 //   floor   a single set-based UPDATE doing the same fill (same snapshot rule,
 //           backfill_snapshot_source; no batches, no locks, no undo): the floor
-//   undo    CALL backfill_snapshots(batch_size => 5000)                 (undo log on)
-//   noundo  CALL backfill_snapshots(batch_size => 5000, record_undo => false)
-//   dry     CALL backfill_snapshots(batch_size => 5000, dry_run => true)
-//   call    CALL backfill_snapshots(batch_size => 5000)   (as typed in psql: ANALYZE at the end)
-//   runner  cowrie-db backfill --batch-size 5000 --no-indexes   (the CLI over the same data)
+//   undo    CALL backfill_snapshots(batch_size => 2500)                 (undo log on)
+//   noundo  CALL backfill_snapshots(batch_size => 2500, record_undo => false)
+//   dry     CALL backfill_snapshots(batch_size => 2500, dry_run => true)
+//   call    CALL backfill_snapshots(batch_size => 2500)   (as typed in psql: ANALYZE at the end)
+//   runner  cowrie-db backfill --batch-size 2500 --no-indexes   (the CLI over the same data)
 // and prints rows/s, each time as a ratio to the floor, the batch latency p50/p99/max
 // (backfill_batches.duration_ms), how long each batch held its row locks p50/p99/max
 // (backfill_batches.lock_ms: from its first row lock to just before its COMMIT), the
@@ -52,7 +52,7 @@ function parseArgs(argv: string[]): Options {
     sessions: 1_682_827,
     ips: 0,
     seed: 1,
-    batchSize: 5000,
+    batchSize: 2500, // the procedure's default
     only: ['floor', 'undo', 'noundo', 'dry', 'call', 'runner'],
     keep: false,
     reuse: false,

@@ -44,7 +44,7 @@ export type Flags = z.infer<typeof flagsSchema>;
 export function backfillCommand(): Command {
   const cmd = new Command('backfill')
     .description('fill the ADR-007 snapshot columns with the SQL procedure backfill_snapshots (resumes the unfinished run by default)')
-    .option('--batch-size <n>', `sessions per batch, 1-${formatCount(BATCH_SIZE_MAX)} (default: the procedure's, 5000; on resume: the run's)`)
+    .option('--batch-size <n>', `sessions per batch, 1-${formatCount(BATCH_SIZE_MAX)} (default: the procedure's, 2500; on resume: the run's)`)
     .option('--max-batches <n>', 'stop after this many batches in this invocation (the run stays resumable)')
     .option('--dry-run', 'compute exactly what a run would change (counts, rejects, a sample) and write nothing to the sessions')
     .option('--progress', 'show progress: a live bar on a terminal, else a plain line every --progress-interval seconds (the default unless --quiet)')
