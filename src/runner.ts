@@ -28,6 +28,7 @@ const program = new Command('cowrie-db')
     `
 Target database: --db <url>, else $DATABASE_URL, else the libpq PG* variables,
 else an embedded PostgreSQL 17 that cowrie-db starts itself ($COWRIE_DB_HOME).
+A password not given there comes from $PGPASSFILE or ~/.pgpass (as psql).
 
 Exit codes: 0 ok/GO, 1 error/NO-GO, 2 critical, 3 could not run (connection,
 permissions), 64 bad usage, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).`,

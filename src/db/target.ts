@@ -1,7 +1,9 @@
 // Decides which database a command talks to: --db, else DATABASE_URL, else the
 // libpq PG* variables, else the embedded PostgreSQL 17 that cowrie-db runs itself.
+// A password missing from all of them comes from $PGPASSFILE or ~/.pgpass.
 import { z } from 'zod';
 import { usageError } from '../errors.js';
+import { pgpassPassword } from './pgpass.js';
 import { registerSecret } from './redact.js';
 
 export interface PostgresTarget {
@@ -90,13 +92,21 @@ function fromPgEnvironment(env: NodeJS.ProcessEnv): PostgresTarget {
   };
 }
 
+/** A target without a password gets the password file's, as libpq would. */
+function withPgpass(t: PostgresTarget | SqliteTarget, env: NodeJS.ProcessEnv): PostgresTarget | SqliteTarget {
+  if (t.kind !== 'postgres' || t.password !== undefined) return t;
+  const password = pgpassPassword(t, env);
+  registerSecret(password);
+  return password === undefined ? t : { ...t, password };
+}
+
 export function resolveTarget(dbFlag: string | undefined, env: NodeJS.ProcessEnv = process.env): Target {
   if (dbFlag !== undefined) {
     if (dbFlag.trim() === '') throw usageError('--db: empty value');
-    return parseUrl(dbFlag, 'flag');
+    return withPgpass(parseUrl(dbFlag, 'flag'), env);
   }
-  if (env.DATABASE_URL) return parseUrl(env.DATABASE_URL, 'DATABASE_URL');
-  if (PG_ENV_KEYS.some((k) => env[k])) return fromPgEnvironment(env);
+  if (env.DATABASE_URL) return withPgpass(parseUrl(env.DATABASE_URL, 'DATABASE_URL'), env);
+  if (PG_ENV_KEYS.some((k) => env[k])) return withPgpass(fromPgEnvironment(env), env);
   return { kind: 'embedded' };
 }
 
