@@ -1,7 +1,7 @@
 // pgTAP: make the extension available on the server, and run sql/tests files
 // through the `postgres` client, collecting their TAP output.
-import { copyFileSync, existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type postgres from 'postgres';
 import { CliError, ExitCode } from '../errors.js';
 import type { SqlFile } from './sqlfiles.js';
@@ -69,12 +69,24 @@ function tally(file: string, lines: string[], error?: string): TapResult {
   return { file, lines, planned, passed, failed, error };
 }
 
+/**
+ * The file's SQL with its psql `\ir <file>` lines replaced by that file's text (a path
+ * relative to the including file), as psql and pg_prove run it: the backfill files
+ * share one fixture that way. No other meta-command is used by the suite.
+ */
+export function expandIncludes(file: SqlFile): string {
+  return file.text.replace(/^\\ir\s+(\S+)\s*$/gm, (_line, rel: string) => {
+    const path = join(dirname(file.path), rel);
+    return expandIncludes({ name: rel, path, text: readFileSync(path, 'utf8') });
+  });
+}
+
 /** Runs one pgTAP file on a reserved connection; its own BEGIN/ROLLBACK keep it clean. */
 export async function runTapFile(sql: postgres.Sql, file: SqlFile): Promise<TapResult> {
   const conn = await sql.reserve();
   const lines: string[] = [];
   try {
-    const results = (await conn.unsafe(file.text).simple()) as unknown as postgres.RowList<postgres.Row[]>[] | postgres.RowList<postgres.Row[]>;
+    const results = (await conn.unsafe(expandIncludes(file)).simple()) as unknown as postgres.RowList<postgres.Row[]>[] | postgres.RowList<postgres.Row[]>;
     const list = Array.isArray(results) && Array.isArray(results[0]) ? (results as postgres.RowList<postgres.Row[]>[]) : [results as postgres.RowList<postgres.Row[]>];
     for (const rows of list) {
       for (const row of rows ?? []) {
