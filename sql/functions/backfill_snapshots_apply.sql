@@ -76,44 +76,49 @@ BEGIN
         LIMIT p_limit
     ),
     -- step 1: the batch's sessions, as this statement's snapshot sees them, and the
-    -- snapshot rule's values for each (fill = at least one NULL column gets a value)
+    -- snapshot rule's values for each (f_* = that NULL column gets a value; fill = any)
     cand AS MATERIALIZED (
-        SELECT k.session_id, k.tid, k.source_ip, k.snapshot_asn, k.snapshot_country,
-               k.snapshot_ip_type, k.enrichment_at, src.*,
-               (src.reject_reason IS NULL AND k.source_ip IS NULL AND src.new_source_ip IS NOT NULL) AS f_ip,
-               (src.reject_reason IS NULL AND k.snapshot_asn IS NULL AND src.new_snapshot_asn IS NOT NULL) AS f_asn,
-               (src.reject_reason IS NULL AND k.snapshot_country IS NULL AND src.new_snapshot_country IS NOT NULL) AS f_country,
-               (src.reject_reason IS NULL AND k.snapshot_ip_type IS NULL AND src.new_snapshot_ip_type IS NOT NULL) AS f_type,
-               (src.reject_reason IS NULL AND k.enrichment_at IS NULL AND src.new_enrichment_at IS NOT NULL) AS f_at
+        SELECT v.*, (v.f_ip OR v.f_asn OR v.f_country OR v.f_type OR v.f_at) AS fill
         FROM (
-            (SELECT s.session_id, s.ctid AS tid, s.enrichment, s.first_event_at, s.source_ip,
-                    s.snapshot_asn, s.snapshot_country, s.snapshot_ip_type, s.enrichment_at
-             FROM session_summaries s
-             WHERE p_phase = 'scan' AND p_after_key IS NULL
-               AND (s.source_ip IS NULL OR s.snapshot_asn IS NULL OR s.snapshot_country IS NULL
-                    OR s.snapshot_ip_type IS NULL OR s.enrichment_at IS NULL)
-             ORDER BY s.session_id
-             LIMIT p_limit)
-            UNION ALL
-            (SELECT s.session_id, s.ctid AS tid, s.enrichment, s.first_event_at, s.source_ip,
-                    s.snapshot_asn, s.snapshot_country, s.snapshot_ip_type, s.enrichment_at
-             FROM session_summaries s
-             WHERE p_phase = 'scan' AND p_after_key IS NOT NULL
-               AND s.session_id > p_after_key
-               AND (s.source_ip IS NULL OR s.snapshot_asn IS NULL OR s.snapshot_country IS NULL
-                    OR s.snapshot_ip_type IS NULL OR s.enrichment_at IS NULL)
-             ORDER BY s.session_id
-             LIMIT p_limit)
-            UNION ALL
-            (SELECT s.session_id, s.ctid AS tid, s.enrichment, s.first_event_at, s.source_ip,
-                    s.snapshot_asn, s.snapshot_country, s.snapshot_ip_type, s.enrichment_at
-             FROM drange dr
-             JOIN session_summaries s ON s.session_id = dr.session_id
-             WHERE p_phase = 'sweep'
-               AND (s.source_ip IS NULL OR s.snapshot_asn IS NULL OR s.snapshot_country IS NULL
-                    OR s.snapshot_ip_type IS NULL OR s.enrichment_at IS NULL))
-        ) k
-        CROSS JOIN LATERAL backfill_snapshot_source(k.enrichment, k.first_event_at) src
+            SELECT k.session_id, k.tid, k.source_ip, k.snapshot_asn, k.snapshot_country,
+                   k.snapshot_ip_type, k.enrichment_at, src.*,
+                   (src.reject_reason IS NULL AND k.source_ip IS NULL AND src.new_source_ip IS NOT NULL) AS f_ip,
+                   (src.reject_reason IS NULL AND k.snapshot_asn IS NULL AND src.new_snapshot_asn IS NOT NULL) AS f_asn,
+                   (src.reject_reason IS NULL AND k.snapshot_country IS NULL AND src.new_snapshot_country IS NOT NULL) AS f_country,
+                   (src.reject_reason IS NULL AND k.snapshot_ip_type IS NULL AND src.new_snapshot_ip_type IS NOT NULL) AS f_type,
+                   (src.reject_reason IS NULL AND k.enrichment_at IS NULL AND src.new_enrichment_at IS NOT NULL) AS f_at
+            FROM (
+                -- the first batch, the next ones, the sweep: separate branches, so that
+                -- each is a plain index range scan whichever plan PL/pgSQL caches
+                (SELECT s.session_id, s.ctid AS tid, s.enrichment, s.first_event_at, s.source_ip,
+                        s.snapshot_asn, s.snapshot_country, s.snapshot_ip_type, s.enrichment_at
+                 FROM session_summaries s
+                 WHERE p_phase = 'scan' AND p_after_key IS NULL
+                   AND (s.source_ip IS NULL OR s.snapshot_asn IS NULL OR s.snapshot_country IS NULL
+                        OR s.snapshot_ip_type IS NULL OR s.enrichment_at IS NULL)
+                 ORDER BY s.session_id
+                 LIMIT p_limit)
+                UNION ALL
+                (SELECT s.session_id, s.ctid AS tid, s.enrichment, s.first_event_at, s.source_ip,
+                        s.snapshot_asn, s.snapshot_country, s.snapshot_ip_type, s.enrichment_at
+                 FROM session_summaries s
+                 WHERE p_phase = 'scan' AND p_after_key IS NOT NULL
+                   AND s.session_id > p_after_key
+                   AND (s.source_ip IS NULL OR s.snapshot_asn IS NULL OR s.snapshot_country IS NULL
+                        OR s.snapshot_ip_type IS NULL OR s.enrichment_at IS NULL)
+                 ORDER BY s.session_id
+                 LIMIT p_limit)
+                UNION ALL
+                (SELECT s.session_id, s.ctid AS tid, s.enrichment, s.first_event_at, s.source_ip,
+                        s.snapshot_asn, s.snapshot_country, s.snapshot_ip_type, s.enrichment_at
+                 FROM drange dr
+                 JOIN session_summaries s ON s.session_id = dr.session_id
+                 WHERE p_phase = 'sweep'
+                   AND (s.source_ip IS NULL OR s.snapshot_asn IS NULL OR s.snapshot_country IS NULL
+                        OR s.snapshot_ip_type IS NULL OR s.enrichment_at IS NULL))
+            ) k
+            CROSS JOIN LATERAL backfill_snapshot_source(k.enrichment, k.first_event_at) src
+        ) v
     ),
     -- step 2 (real run): the ARRAY is computed from the whole of cand first, so no row
     -- is locked before every value of the batch is known
@@ -121,8 +126,7 @@ BEGIN
         SELECT s.ctid AS tid, clock_timestamp() AS at
         FROM session_summaries s
         WHERE NOT p_dry_run
-          AND s.ctid = ANY (ARRAY(SELECT c.tid FROM cand c
-                                  WHERE c.f_ip OR c.f_asn OR c.f_country OR c.f_type OR c.f_at))
+          AND s.ctid = ANY (ARRAY(SELECT c.tid FROM cand c WHERE c.fill))
         FOR NO KEY UPDATE OF s SKIP LOCKED
     ),
     -- the rows this step changes (a dry run: would change); a row whose lock landed on
@@ -131,7 +135,7 @@ BEGIN
     todo AS MATERIALIZED (
         SELECT c.*
         FROM cand c
-        WHERE (c.f_ip OR c.f_asn OR c.f_country OR c.f_type OR c.f_at)
+        WHERE c.fill
           AND (p_dry_run OR c.tid IN (SELECT l.tid FROM lock_attempt l))
         ORDER BY c.tid
     ),
@@ -176,7 +180,7 @@ BEGIN
         SELECT c.session_id
         FROM cand c
         WHERE NOT p_dry_run
-          AND (c.f_ip OR c.f_asn OR c.f_country OR c.f_type OR c.f_at)
+          AND c.fill
           AND c.tid NOT IN (SELECT t.tid FROM todo t)
     ),
     ins_def AS (
@@ -204,7 +208,7 @@ BEGIN
                count(*) FILTER (WHERE x.reject_reason IS NULL) AS n_same,
                count(*) FILTER (WHERE x.reject_reason IS NULL AND NOT x.in_inventory) AS n_noinv
         FROM cand x
-        WHERE NOT (x.f_ip OR x.f_asn OR x.f_country OR x.f_type OR x.f_at)
+        WHERE NOT x.fill
     ),
     filled AS (
         SELECT count(*)::integer AS n,
