@@ -104,6 +104,25 @@ describe.each(testServers())('backfill_snapshots procedure on $name', (server) =
     );
   });
 
+  it('sync_commit => true fills the same table as the default asynchronous batch COMMITs, and neither leaks into the session', async () => {
+    const t = await seeded(server);
+    dbs.push(t);
+    const c = client(t);
+    try {
+      const [run] = await c.unsafe('CALL backfill_snapshots(batch_size => 100, quiet => true, sync_commit => true)');
+      expect(run!.status).toBe('completed');
+      expect(await snapshotFingerprint(t.sql)).toEqual(reference);
+      const [params] = await c`select params->>'sync_commit' as sync from backfill_runs where run_id = ${Number(run!.run_id)}`;
+      expect(params!.sync).toBe('true');
+      expect((referenceRun.params as { sync_commit?: boolean }).sync_commit).toBe(false);
+      // the per-batch setting is transaction-local: the caller's session keeps its own
+      const [setting] = await c`select current_setting('synchronous_commit') as v`;
+      expect(setting!.v).toBe('on');
+    } finally {
+      await c.end();
+    }
+  });
+
   it('(a) interrupted at random batches by cancel and terminate, resumed each time: identical to the uninterrupted run', async () => {
     const t = await seeded(server);
     dbs.push(t);

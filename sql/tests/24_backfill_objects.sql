@@ -17,7 +17,7 @@ SELECT has_function('backfill_lock_holder');
 
 -- the named arguments the runner and the docs use
 SELECT is((SELECT array_to_string(p.proargnames, ',') FROM pg_proc p WHERE p.proname = 'backfill_snapshots' AND p.prokind = 'p'),
-          'batch_size,max_batches,dry_run,pause_ms,target_batch_ms,restart,record_undo,quiet,progress_every,min_batch_size,max_batch_size,sweep_attempts,run_analyze,run_id,status',
+          'batch_size,max_batches,dry_run,pause_ms,target_batch_ms,restart,record_undo,quiet,progress_every,min_batch_size,max_batch_size,sweep_attempts,run_analyze,sync_commit,run_id,status',
           'backfill_snapshots: parameter names');
 SELECT is((SELECT array_to_string(p.proargnames, ',') FROM pg_proc p WHERE p.proname = 'undo_backfill' AND p.prokind = 'p'),
           'run_id,batch_size,quiet,pass_attempts,restored,left_alone,missing,status', 'undo_backfill: parameter names');

@@ -84,6 +84,7 @@ export interface CallParams {
   quiet?: boolean;
   progress_every?: number;
   run_analyze?: boolean;
+  sync_commit?: boolean;
   /** Resume exactly this run (INOUT parameter). */
   run_id?: number;
 }
@@ -99,6 +100,7 @@ const PARAM_TYPES: Record<keyof CallParams, string> = {
   quiet: 'boolean',
   progress_every: 'integer',
   run_analyze: 'boolean',
+  sync_commit: 'boolean',
   run_id: 'bigint',
 };
 

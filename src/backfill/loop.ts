@@ -20,6 +20,8 @@ export interface LoopOptions {
   targetBatchMs?: number;
   restart: boolean;
   recordUndo: boolean;
+  /** Each batch's COMMIT waits for its WAL flush (the procedure's sync_commit). */
+  syncCommit: boolean;
   /** Forward the procedure's NOTICE lines (else quiet => true). */
   notices: boolean;
   /** lock_timeout for the CALL connection (the procedure sets its own per batch). */
@@ -184,6 +186,7 @@ export async function runLoop(db: Database, options: LoopOptions, events: LoopEv
     set('target_batch_ms', options.targetBatchMs);
     set('restart', options.restart && runId === undefined ? true : undefined);
     set('record_undo', options.recordUndo ? undefined : false);
+    set('sync_commit', options.syncCommit || undefined);
     set('quiet', options.notices ? undefined : true);
     set('run_id', runId);
     return p;

@@ -32,6 +32,7 @@ const flagsSchema = commonSchema.extend({
   pauseMs: intFlag(0, 600_000).optional(),
   targetBatchMs: intFlag(10, 600_000).optional(),
   undo: z.boolean().optional().default(true),
+  syncCommit: z.boolean().optional().default(false),
   lockTimeoutMs: intFlag(100, 600_000).optional().default(5000),
   retries: intFlag(0, 100).optional().default(5),
   retryDelayMs: intFlag(10, 60_000).optional().default(1000),
@@ -57,6 +58,7 @@ export function backfillCommand(): Command {
     .option('--pause-ms <ms>', 'sleep between batches, 0-600000 ms (to leave room for live traffic)')
     .option('--target-batch-ms <ms>', 'adapt the batch size to take about this long, 10-600000 ms')
     .option('--no-undo', 'do not record the undo log (faster; `rollback backfill` is then impossible for this run)')
+    .option('--sync-commit', 'make each batch COMMIT wait for its WAL flush (default: it does not; a crash can then undo only whole last batches, redone on resume)')
     .option('--lock-timeout-ms <ms>', 'lock_timeout of the backfill connection, 100-600000 ms', '5000')
     .option('--retries <n>', 'after a lost connection, retry this many times with back-off (0-100)', '5')
     .option('--retry-delay-ms <ms>', 'first back-off delay, doubled each retry (10-60000)', '1000')
@@ -89,6 +91,7 @@ function resumeWords(flags: Flags, db: Database): string[] {
   if (flags.batchSize !== undefined) words.push('--batch-size', String(flags.batchSize));
   if (flags.dryRun) words.push('--dry-run');
   if (!flags.undo) words.push('--no-undo');
+  if (flags.syncCommit) words.push('--sync-commit');
   if (flags.statusDir) words.push('--status-dir', flags.statusDir);
   if (flags.checkpointFile) words.push('--checkpoint-file', flags.checkpointFile);
   if (flags.pauseMs !== undefined) words.push('--pause-ms', String(flags.pauseMs));
@@ -138,6 +141,10 @@ async function backfill(flags: Flags): Promise<number> {
   const db = await openTarget(target);
   log.info(`database: ${db.label}`);
   const procedureArgs = await requireEngine(db.sql);
+  if (flags.syncCommit && !procedureArgs.includes('sync_commit')) {
+    // an older install would silently commit asynchronously: refuse instead
+    throw new CliError('--sync-commit: the installed backfill_snapshots predates it: run `cowrie-db migrate` to update the SQL objects', ExitCode.error);
+  }
 
   const progress: ProgressDisplay = createProgress({ enabled: progressEnabled(flags), intervalMs: flags.progressInterval * 1000 });
   const say = (line: string): void => {
@@ -240,6 +247,7 @@ async function backfill(flags: Flags): Promise<number> {
         targetBatchMs: flags.targetBatchMs,
         restart: flags.restart,
         recordUndo: flags.undo,
+        syncCommit: flags.syncCommit,
         notices: isVerbose(),
         lockTimeoutMs: flags.lockTimeoutMs,
         retries: flags.retries,
