@@ -18,11 +18,11 @@
 --   backend, server restart -- loses at most the batch in flight.
 -- * sync_commit => false (default): the batches COMMIT with synchronous_commit = off
 --   (for the backfill's own transactions only): a COMMIT does not wait for its WAL
---   to reach the disk, which at the default batch size is about a sixth of the run's
---   time. Nothing can be torn by it: a batch and its checkpoint are one transaction,
---   so a crash of the server or of the machine (kill -9, power loss) can at worst
---   undo the last few committed batches (under 3 x wal_writer_delay, 0.6 s by
---   default) together with their checkpoint, and the next call redoes them. A cancel,
+--   to reach the disk (about 5% of the run's time at the production size). Nothing
+--   can be torn by it: a batch and its checkpoint are one transaction, so a crash
+--   of the server or of the machine (kill -9, power loss) can at worst undo the last
+--   few committed batches (under 3 x wal_writer_delay, 0.6 s by default) together
+--   with their checkpoint, and the next call redoes them. A cancel,
 --   pg_terminate_backend or a clean restart loses nothing committed. sync_commit =>
 --   true makes every batch COMMIT durable before the next one starts.
 -- * Resumes by default: a call continues the latest unfinished run of the same kind
