@@ -5,6 +5,11 @@
 // fresh copy of it (CREATE DATABASE ... TEMPLATE), times:
 //   floor   a single set-based UPDATE doing the same fill (same snapshot rule,
 //           backfill_snapshot_source; no batches, no locks, no undo): the floor
+//   keyset  reference: the floor's UPDATE over keyset batches of the primary key, a
+//           COMMIT each, nothing else (no locks, checkpoint, rejects, counters, undo):
+//           what walking the table in primary-key order costs by itself
+//   rule    reference: the snapshot rule alone, read-only, every output the backfill
+//           uses, over the same keyset batches: the least a dry run can cost
 //   undo    CALL backfill_snapshots(batch_size => 2500)                 (undo log on)
 //   noundo  CALL backfill_snapshots(batch_size => 2500, record_undo => false)
 //   dry     CALL backfill_snapshots(batch_size => 2500, dry_run => true)
@@ -53,7 +58,7 @@ function parseArgs(argv: string[]): Options {
     ips: 0,
     seed: 1,
     batchSize: 2500, // the procedure's default
-    only: ['floor', 'undo', 'noundo', 'dry', 'call', 'runner'],
+    only: ['floor', 'keyset', 'rule', 'undo', 'noundo', 'dry', 'call', 'runner'],
     keep: false,
     reuse: false,
   };
@@ -125,6 +130,72 @@ WHERE s.ctid = v.tid
        OR (v.snapshot_ip_type IS NULL AND v.new_snapshot_ip_type IS NOT NULL)
        OR (v.enrichment_at IS NULL AND v.new_enrichment_at IS NOT NULL))`;
 
+// The keyset references walk the primary key from '' (seeded session ids are never
+// empty) in batches of :batch sessions that still have a NULL snapshot column.
+const KEYSET_PAGE = `
+  SELECT s2.ctid AS tid, s2.session_id, s2.source_ip, s2.snapshot_asn, s2.snapshot_country,
+         s2.snapshot_ip_type, s2.enrichment_at, s2.enrichment, s2.first_event_at
+    FROM session_summaries s2
+   WHERE s2.session_id > k
+     AND (s2.source_ip IS NULL OR s2.snapshot_asn IS NULL OR s2.snapshot_country IS NULL
+          OR s2.snapshot_ip_type IS NULL OR s2.enrichment_at IS NULL)
+   ORDER BY s2.session_id
+   LIMIT :batch`;
+
+const KEYSET = `
+DO $bench$
+DECLARE k text := ''; n bigint;
+BEGIN
+  PERFORM set_config('synchronous_commit', 'off', false); -- as the backfill's batches
+  LOOP
+    WITH page AS MATERIALIZED (${KEYSET_PAGE}),
+    v AS MATERIALIZED (
+      SELECT p.*, src.new_source_ip, src.new_snapshot_asn, src.new_snapshot_country,
+             src.new_snapshot_ip_type, src.new_enrichment_at, src.reject_reason
+        FROM page p CROSS JOIN LATERAL backfill_snapshot_source(p.enrichment, p.first_event_at) src),
+    u AS (
+      UPDATE session_summaries s
+      SET source_ip        = COALESCE(s.source_ip, v.new_source_ip),
+          snapshot_asn     = COALESCE(s.snapshot_asn, v.new_snapshot_asn),
+          snapshot_country = COALESCE(s.snapshot_country, v.new_snapshot_country),
+          snapshot_ip_type = COALESCE(s.snapshot_ip_type, v.new_snapshot_ip_type),
+          enrichment_at    = COALESCE(s.enrichment_at, v.new_enrichment_at)
+      FROM v
+      WHERE s.ctid = v.tid
+        AND v.reject_reason IS NULL
+        AND ((v.source_ip IS NULL AND v.new_source_ip IS NOT NULL)
+             OR (v.snapshot_asn IS NULL AND v.new_snapshot_asn IS NOT NULL)
+             OR (v.snapshot_country IS NULL AND v.new_snapshot_country IS NOT NULL)
+             OR (v.snapshot_ip_type IS NULL AND v.new_snapshot_ip_type IS NOT NULL)
+             OR (v.enrichment_at IS NULL AND v.new_enrichment_at IS NOT NULL))
+      RETURNING 1)
+    SELECT max(v.session_id), (SELECT count(*) FROM u) INTO k, n FROM v;
+    EXIT WHEN k IS NULL;
+    COMMIT;
+  END LOOP;
+END
+$bench$`;
+
+// Rejected and unchanged rows are not filled, so the next page starts after the
+// last key read (as the backfill's checkpoint does), not after the last row filled.
+const RULE = `
+DO $bench$
+DECLARE k text := ''; n bigint;
+BEGIN
+  LOOP
+    WITH v AS MATERIALIZED (
+      SELECT p.session_id, src.*
+        FROM (${KEYSET_PAGE}) p
+       CROSS JOIN LATERAL backfill_snapshot_source(p.enrichment, p.first_event_at) src)
+    SELECT max(v.session_id), count(*) INTO k, n FROM v;
+    EXIT WHEN k IS NULL;
+  END LOOP;
+END
+$bench$`;
+
+/** The reference variants: no backfill run, so no batch figures. */
+const REFERENCES = new Set(['floor', 'keyset', 'rule']);
+
 interface Result {
   name: string;
   seconds: number;
@@ -147,6 +218,10 @@ function statement(name: string, batchSize: number): string {
   switch (name) {
     case 'floor':
       return FLOOR;
+    case 'keyset':
+      return KEYSET.replaceAll(':batch', String(batchSize));
+    case 'rule':
+      return RULE.replaceAll(':batch', String(batchSize));
     case 'undo':
       return `CALL backfill_snapshots(batch_size => ${batchSize}, quiet => true, run_analyze => false)`;
     case 'noundo':
@@ -257,7 +332,7 @@ async function main(): Promise<number> {
     const r: Result = { name, seconds, rows: Number(candidates), sizeBefore, sizeAfter, walMB: Number(walBytes) / 1048576 };
     if (c0 !== undefined && c1 !== undefined && name !== 'runner') r.cpu = c1 - c0;
     if (rssMb !== undefined) r.rssMb = rssMb;
-    if (name !== 'floor') {
+    if (!REFERENCES.has(name)) {
       const [b] = await c`
         select percentile_cont(0.5) within group (order by duration_ms) as p50,
                percentile_cont(0.99) within group (order by duration_ms) as p99,

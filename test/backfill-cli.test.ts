@@ -234,14 +234,14 @@ describe.each(testServers())('backfill CLI on $name', (server) => {
     }
   });
 
-  it('status shows a paused run with the command that resumes it', async () => {
+  it('status shows a paused run with the command that resumes it, with the choices of its last call', async () => {
     const t = await seededDatabase(server, 1000);
     try {
-      const run = await runCli(['backfill', '--db', t.url, '--batch-size', BATCH, '--max-batches', '2', '--no-undo', '--quiet']);
+      const run = await runCli(['backfill', '--db', t.url, '--batch-size', BATCH, '--max-batches', '2', '--no-undo', '--sync-commit', '--quiet']);
       expect(run.code).toBe(0);
       const st = JSON.parse((await runCli(['status', '--db', t.url, '--json'])).stdout);
       expect(st.runs[0]).toMatchObject({ status: 'paused', batches: 2, record_undo: false, undo_command: null,
-        resume_command: `cowrie-db backfill --db postgresql://postgres@127.0.0.1:${server.port}/${t.name} --no-undo` });
+        resume_command: `cowrie-db backfill --db postgresql://postgres@127.0.0.1:${server.port}/${t.name} --no-undo --sync-commit` });
       const text = (await runCli(['status', '--db', t.url])).stdout;
       expect(text).toMatch(/paused, [\d.]+%/);
       expect(text).toContain('resume: cowrie-db backfill');

@@ -109,11 +109,17 @@ describe.each(testServers())('backfill_snapshots procedure on $name', (server) =
     dbs.push(t);
     const c = client(t);
     try {
+      // started with the default, resumed with sync_commit => true: params record the last call's choice
+      const [first] = await c.unsafe('CALL backfill_snapshots(batch_size => 100, quiet => true, max_batches => 3)');
+      expect(first!.status).toBe('paused');
+      const sync = async () =>
+        (await c`select params->>'sync_commit' as v from backfill_runs where run_id = ${Number(first!.run_id)}`)[0]!.v;
+      expect(await sync()).toBe('false');
       const [run] = await c.unsafe('CALL backfill_snapshots(batch_size => 100, quiet => true, sync_commit => true)');
       expect(run!.status).toBe('completed');
+      expect(Number(run!.run_id)).toBe(Number(first!.run_id));
       expect(await snapshotFingerprint(t.sql)).toEqual(reference);
-      const [params] = await c`select params->>'sync_commit' as sync from backfill_runs where run_id = ${Number(run!.run_id)}`;
-      expect(params!.sync).toBe('true');
+      expect(await sync()).toBe('true');
       expect((referenceRun.params as { sync_commit?: boolean }).sync_commit).toBe(false);
       // the per-batch setting is transaction-local: the caller's session keeps its own
       const [setting] = await c`select current_setting('synchronous_commit') as v`;

@@ -243,7 +243,8 @@ BEGIN
                 params = r.params || jsonb_build_object('batch_size', v_size, 'max_batches', v_max,
                              'pause_ms', v_pause, 'target_batch_ms', v_target,
                              'min_batch_size', v_min, 'max_batch_size', v_maxsize,
-                             'sweep_attempts', v_attempts),
+                             'sweep_attempts', v_attempts, 'run_analyze', v_analyze,
+                             'sync_commit', v_sync),
                 updated_at = clock_timestamp()
             WHERE r.run_id = v_id;
             IF NOT v_quiet THEN

@@ -66,8 +66,10 @@ export function statusCommand(): Command {
         throw new CliError('the backfill engine is not installed in this database (no view backfill_progress): run `cowrie-db migrate` first', ExitCode.error);
       }
       const rows = await db.sql`
-        select p.*, extract(epoch from p.eta)::float8 as eta_s, extract(epoch from p.busy_time)::float8 as busy_s
+        select p.*, extract(epoch from p.eta)::float8 as eta_s, extract(epoch from p.busy_time)::float8 as busy_s,
+               coalesce((r.params->>'sync_commit')::boolean, false) as sync_commit
           from backfill_progress p
+          join backfill_runs r using (run_id)
          where ${flags.run ?? null}::bigint is null or p.run_id = ${flags.run ?? null}::bigint
          order by p.run_id desc
          limit ${flags.limit}`;
@@ -83,7 +85,7 @@ export function statusCommand(): Command {
         let note: string | null = null;
         let resume: string | null = null;
         if (unfinished && status === 'running') note = `running now (backend pid ${r.backend_pid ?? '?'})`;
-        else if (unfinished && isLatest) resume = cliCommand(['backfill', ...dbArgs(db.target), ...(dry ? ['--dry-run'] : []), ...(r.record_undo === false && !dry ? ['--no-undo'] : [])]);
+        else if (unfinished && isLatest) resume = cliCommand(['backfill', ...dbArgs(db.target), ...(dry ? ['--dry-run'] : []), ...(r.record_undo === false && !dry ? ['--no-undo'] : []), ...(r.sync_commit && !dry ? ['--sync-commit'] : [])]);
         else if (unfinished) note = 'superseded by a newer run; resume from psql: CALL backfill_snapshots(run_id => ' + id + (dry ? ', dry_run => true' : '') + ')';
         const undoable = !dry && Boolean(r.record_undo) && r.undo_status !== 'undone' && status !== 'running' && n(r.rows_filled) > 0;
         return {
