@@ -109,19 +109,15 @@ function cpuOf(pid: number): number | undefined {
   }
 }
 
-const FLOOR = `
+/** The fill, as one UPDATE from `source`, a relation aliased v with the rule's values. */
+const fillFrom = (source: string) => `
 UPDATE session_summaries s
 SET source_ip        = COALESCE(s.source_ip, v.new_source_ip),
     snapshot_asn     = COALESCE(s.snapshot_asn, v.new_snapshot_asn),
     snapshot_country = COALESCE(s.snapshot_country, v.new_snapshot_country),
     snapshot_ip_type = COALESCE(s.snapshot_ip_type, v.new_snapshot_ip_type),
     enrichment_at    = COALESCE(s.enrichment_at, v.new_enrichment_at)
-FROM (SELECT s2.ctid AS tid, s2.source_ip, s2.snapshot_asn, s2.snapshot_country, s2.snapshot_ip_type,
-             s2.enrichment_at, src.*
-        FROM session_summaries s2
-       CROSS JOIN LATERAL backfill_snapshot_source(s2.enrichment, s2.first_event_at) src
-       WHERE s2.source_ip IS NULL OR s2.snapshot_asn IS NULL OR s2.snapshot_country IS NULL
-          OR s2.snapshot_ip_type IS NULL OR s2.enrichment_at IS NULL) v
+FROM ${source}
 WHERE s.ctid = v.tid
   AND v.reject_reason IS NULL
   AND ((v.source_ip IS NULL AND v.new_source_ip IS NOT NULL)
@@ -130,8 +126,17 @@ WHERE s.ctid = v.tid
        OR (v.snapshot_ip_type IS NULL AND v.new_snapshot_ip_type IS NOT NULL)
        OR (v.enrichment_at IS NULL AND v.new_enrichment_at IS NOT NULL))`;
 
+const FLOOR = fillFrom(`(SELECT s2.ctid AS tid, s2.source_ip, s2.snapshot_asn, s2.snapshot_country, s2.snapshot_ip_type,
+             s2.enrichment_at, src.*
+        FROM session_summaries s2
+       CROSS JOIN LATERAL backfill_snapshot_source(s2.enrichment, s2.first_event_at) src
+       WHERE s2.source_ip IS NULL OR s2.snapshot_asn IS NULL OR s2.snapshot_country IS NULL
+          OR s2.snapshot_ip_type IS NULL OR s2.enrichment_at IS NULL) v`);
+
 // The keyset references walk the primary key from '' (seeded session ids are never
 // empty) in batches of :batch sessions that still have a NULL snapshot column.
+// Rejected and unchanged rows are not filled, so the next page starts after the
+// last key read (as the backfill's checkpoint does), not after the last row filled.
 const KEYSET_PAGE = `
   SELECT s2.ctid AS tid, s2.session_id, s2.source_ip, s2.snapshot_asn, s2.snapshot_country,
          s2.snapshot_ip_type, s2.enrichment_at, s2.enrichment, s2.first_event_at
@@ -144,7 +149,7 @@ const KEYSET_PAGE = `
 
 const KEYSET = `
 DO $bench$
-DECLARE k text := ''; n bigint;
+DECLARE k text := '';
 BEGIN
   PERFORM set_config('synchronous_commit', 'off', false); -- as the backfill's batches
   LOOP
@@ -153,41 +158,24 @@ BEGIN
       SELECT p.*, src.new_source_ip, src.new_snapshot_asn, src.new_snapshot_country,
              src.new_snapshot_ip_type, src.new_enrichment_at, src.reject_reason
         FROM page p CROSS JOIN LATERAL backfill_snapshot_source(p.enrichment, p.first_event_at) src),
-    u AS (
-      UPDATE session_summaries s
-      SET source_ip        = COALESCE(s.source_ip, v.new_source_ip),
-          snapshot_asn     = COALESCE(s.snapshot_asn, v.new_snapshot_asn),
-          snapshot_country = COALESCE(s.snapshot_country, v.new_snapshot_country),
-          snapshot_ip_type = COALESCE(s.snapshot_ip_type, v.new_snapshot_ip_type),
-          enrichment_at    = COALESCE(s.enrichment_at, v.new_enrichment_at)
-      FROM v
-      WHERE s.ctid = v.tid
-        AND v.reject_reason IS NULL
-        AND ((v.source_ip IS NULL AND v.new_source_ip IS NOT NULL)
-             OR (v.snapshot_asn IS NULL AND v.new_snapshot_asn IS NOT NULL)
-             OR (v.snapshot_country IS NULL AND v.new_snapshot_country IS NOT NULL)
-             OR (v.snapshot_ip_type IS NULL AND v.new_snapshot_ip_type IS NOT NULL)
-             OR (v.enrichment_at IS NULL AND v.new_enrichment_at IS NOT NULL))
-      RETURNING 1)
-    SELECT max(v.session_id), (SELECT count(*) FROM u) INTO k, n FROM v;
+    u AS (${fillFrom('v')})
+    SELECT max(v.session_id) INTO k FROM v;  -- u runs to completion whether read or not
     EXIT WHEN k IS NULL;
     COMMIT;
   END LOOP;
 END
 $bench$`;
 
-// Rejected and unchanged rows are not filled, so the next page starts after the
-// last key read (as the backfill's checkpoint does), not after the last row filled.
 const RULE = `
 DO $bench$
-DECLARE k text := ''; n bigint;
+DECLARE k text := '';
 BEGIN
   LOOP
     WITH v AS MATERIALIZED (
       SELECT p.session_id, src.*
         FROM (${KEYSET_PAGE}) p
        CROSS JOIN LATERAL backfill_snapshot_source(p.enrichment, p.first_event_at) src)
-    SELECT max(v.session_id), count(*) INTO k, n FROM v;
+    SELECT max(v.session_id) INTO k FROM v;
     EXIT WHEN k IS NULL;
   END LOOP;
 END
