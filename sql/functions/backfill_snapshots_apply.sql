@@ -80,13 +80,15 @@ BEGIN
     cand AS MATERIALIZED (
         SELECT v.*, (v.f_ip OR v.f_asn OR v.f_country OR v.f_type OR v.f_at) AS fill
         FROM (
+          SELECT w.*,
+                 (w.reject_reason IS NULL AND w.source_ip IS NULL AND w.new_source_ip IS NOT NULL) AS f_ip,
+                 (w.reject_reason IS NULL AND w.snapshot_asn IS NULL AND w.new_snapshot_asn IS NOT NULL) AS f_asn,
+                 (w.reject_reason IS NULL AND w.snapshot_country IS NULL AND w.new_snapshot_country IS NOT NULL) AS f_country,
+                 (w.reject_reason IS NULL AND w.snapshot_ip_type IS NULL AND w.new_snapshot_ip_type IS NOT NULL) AS f_type,
+                 (w.reject_reason IS NULL AND w.enrichment_at IS NULL AND w.new_enrichment_at IS NOT NULL) AS f_at
+          FROM (
             SELECT k.session_id, k.tid, k.source_ip, k.snapshot_asn, k.snapshot_country,
-                   k.snapshot_ip_type, k.enrichment_at, src.*,
-                   (src.reject_reason IS NULL AND k.source_ip IS NULL AND src.new_source_ip IS NOT NULL) AS f_ip,
-                   (src.reject_reason IS NULL AND k.snapshot_asn IS NULL AND src.new_snapshot_asn IS NOT NULL) AS f_asn,
-                   (src.reject_reason IS NULL AND k.snapshot_country IS NULL AND src.new_snapshot_country IS NOT NULL) AS f_country,
-                   (src.reject_reason IS NULL AND k.snapshot_ip_type IS NULL AND src.new_snapshot_ip_type IS NOT NULL) AS f_type,
-                   (src.reject_reason IS NULL AND k.enrichment_at IS NULL AND src.new_enrichment_at IS NOT NULL) AS f_at
+                   k.snapshot_ip_type, k.enrichment_at, src.*
             FROM (
                 -- the first batch, the next ones, the sweep: separate branches, so that
                 -- each is a plain index range scan whichever plan PL/pgSQL caches
@@ -118,6 +120,12 @@ BEGIN
                         OR s.snapshot_ip_type IS NULL OR s.enrichment_at IS NULL))
             ) k
             CROSS JOIN LATERAL backfill_snapshot_source(k.enrichment, k.first_event_at) src
+            -- fence: the rule's outputs are computed once per row here. Without it the
+            -- inlined rule is pulled up and every reference to an output (the f_* flags
+            -- read reject_reason five times) evaluates its expression again: 12 ms of a
+            -- 2,500-row batch.
+            OFFSET 0
+          ) w
         ) v
     ),
     -- step 2 (real run): the ARRAY is computed from the whole of cand first, so no row
