@@ -34,9 +34,12 @@ BEGIN
            count(*) FILTER (WHERE r.reject_reason NOT IN ('no_enrichment', 'no_source_ip', 'bad_ip'))::int,
            count(*) FILTER (WHERE r.reject_reason IN ('no_enrichment', 'no_source_ip', 'bad_ip'))::int
       INTO sampled, would_fill, no_inventory, rejected, no_source_ip
-      FROM session_summaries s
-      CROSS JOIN LATERAL backfill_snapshot_source(s.enrichment, s.first_event_at) r
-     WHERE s.session_id = ANY (v_ids);
+      FROM (-- OFFSET 0: each output of the rule computed once per row, as the backfill does
+            SELECT r.reject_reason, r.in_inventory
+              FROM session_summaries s
+             CROSS JOIN LATERAL backfill_snapshot_source(s.enrichment, s.first_event_at) r
+             WHERE s.session_id = ANY (v_ids)
+            OFFSET 0) r;
     sample_ms := round(extract(epoch FROM clock_timestamp() - v_start)::numeric * 1000, 1);
     est_compute_seconds := CASE WHEN sampled > 0
                                 THEN round(sample_ms / 1000 / sampled * pending_sessions, 1) END;

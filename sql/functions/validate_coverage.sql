@@ -27,15 +27,21 @@ FROM (
     SELECT CASE
                WHEN s.snapshot_country IS NOT NULL AND s.source_ip IS NOT NULL THEN 'filled'
                WHEN s.snapshot_country IS NOT NULL THEN 'filled_no_inventory'
-               WHEN r.reject_reason IN ('no_enrichment', 'no_source_ip', 'bad_ip') THEN 'no_source_ip'
-               WHEN r.reject_reason IS NOT NULL THEN 'rejected'
-               WHEN NOT r.in_inventory THEN 'no_inventory_match'
+               WHEN s.reject_reason IN ('no_enrichment', 'no_source_ip', 'bad_ip') THEN 'no_source_ip'
+               WHEN s.reject_reason IS NOT NULL THEN 'rejected'
+               WHEN NOT s.in_inventory THEN 'no_inventory_match'
                ELSE 'pending'
            END AS bucket,
-           CASE WHEN s.snapshot_country IS NULL THEN r.reject_reason END AS reason
-    FROM session_summaries s
-    LEFT JOIN LATERAL backfill_snapshot_source(s.enrichment, s.first_event_at) r
-           ON s.snapshot_country IS NULL
+           CASE WHEN s.snapshot_country IS NULL THEN s.reject_reason END AS reason
+    FROM (
+        -- OFFSET 0: the rule's outputs computed once per row (pulled up, each reference
+        -- to reject_reason above would evaluate its expression again)
+        SELECT s.snapshot_country, s.source_ip, r.reject_reason, r.in_inventory
+        FROM session_summaries s
+        LEFT JOIN LATERAL backfill_snapshot_source(s.enrichment, s.first_event_at) r
+               ON s.snapshot_country IS NULL
+        OFFSET 0
+    ) s
 ) c
 GROUP BY c.bucket, c.reason
 ORDER BY array_position(ARRAY['filled', 'filled_no_inventory', 'pending', 'no_inventory_match',
