@@ -142,7 +142,8 @@ async function backfill(flags: Flags): Promise<number> {
   log.info(`database: ${db.label}`);
   const procedureArgs = await requireEngine(db.sql);
   if (flags.syncCommit && !procedureArgs.includes('sync_commit')) {
-    // an older install would silently commit asynchronously: refuse instead
+    // an older install has no sync_commit parameter (the loop leaves it out), so its batches
+    // would commit under whatever synchronous_commit the server gives: refuse instead
     throw new CliError('--sync-commit: the installed backfill_snapshots predates it: run `cowrie-db migrate` to update the SQL objects', ExitCode.error);
   }
 
