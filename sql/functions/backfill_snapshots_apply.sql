@@ -9,9 +9,9 @@
 --   phase 'sweep': the next p_limit entries of this run's backfill_deferred list.
 -- Steps, in this order:
 --   1. reads those sessions and computes their snapshot values once per row
---      (backfill_snapshot_source), before taking any row lock, so that the locks
+--      (backfill_snapshot_page), before taking any row lock, so that the locks
 --      are held only for the writes;
---   2. real run: locks FOR NO KEY UPDATE SKIP LOCKED, by ctid, only the rows that
+--   2. locks FOR NO KEY UPDATE SKIP LOCKED, by ctid, only the rows that
 --      get a value. A row locked by another transaction is not waited for, and a row
 --      updated since step 1 (its lock lands on a newer version at another ctid) is
 --      not used: both go to backfill_deferred and the sweep phase retries them. A
@@ -24,9 +24,8 @@
 --      deferred list, and adds the counters and the checkpoint (last_key or
 --      sweep_key) to backfill_runs -- all in the same statement, so in the same
 --      transaction as the data.
--- Dry run: steps 1 and 4 only (no lock, nothing written to session_summaries);
---   every row that would get a value counts as filled, and a sample of up to 20
---   would-be changes is kept in backfill_runs.sample.
+-- p_dry_run: the step is backfill_snapshots_apply_dry's (steps 1 and 4 only, for
+--   the scan phase; a dry run has no sweep).
 -- done is true when the step found nothing left (end of the pass). locked_at is
 -- when step 2 began (NULL when nothing was locked).
 -- Locks: FOR NO KEY UPDATE row locks (never waited for) on at most p_limit rows of
@@ -65,6 +64,11 @@ RETURNS TABLE (
 LANGUAGE plpgsql
 AS $fn$
 BEGIN
+    IF p_dry_run THEN
+        -- its own statement, and a plan of its own (see backfill_snapshots_apply_dry)
+        RETURN QUERY SELECT * FROM backfill_snapshots_apply_dry(p_run_id, p_after_key, p_limit);
+        RETURN;
+    END IF;
     RETURN QUERY
     WITH drange AS MATERIALIZED (
         SELECT d.session_id
@@ -75,76 +79,27 @@ BEGIN
         ORDER BY d.session_id
         LIMIT p_limit
     ),
-    -- step 1: the batch's sessions, as this statement's snapshot sees them, and the
-    -- snapshot rule's values for each (f_* = that NULL column gets a value; fill = any)
+    -- step 1: the batch's sessions, as this statement's snapshot sees them, with the
+    -- snapshot rule's values for each (computed once per row)
     cand AS MATERIALIZED (
-        SELECT v.*, (v.f_ip OR v.f_asn OR v.f_country OR v.f_type OR v.f_at) AS fill
-        FROM (
-          SELECT w.*,
-                 (w.reject_reason IS NULL AND w.source_ip IS NULL AND w.new_source_ip IS NOT NULL) AS f_ip,
-                 (w.reject_reason IS NULL AND w.snapshot_asn IS NULL AND w.new_snapshot_asn IS NOT NULL) AS f_asn,
-                 (w.reject_reason IS NULL AND w.snapshot_country IS NULL AND w.new_snapshot_country IS NOT NULL) AS f_country,
-                 (w.reject_reason IS NULL AND w.snapshot_ip_type IS NULL AND w.new_snapshot_ip_type IS NOT NULL) AS f_type,
-                 (w.reject_reason IS NULL AND w.enrichment_at IS NULL AND w.new_enrichment_at IS NOT NULL) AS f_at
-          FROM (
-            SELECT k.session_id, k.tid, k.source_ip, k.snapshot_asn, k.snapshot_country,
-                   k.snapshot_ip_type, k.enrichment_at, src.*
-            FROM (
-                -- the first batch, the next ones, the sweep: separate branches, so that
-                -- each is a plain index range scan whichever plan PL/pgSQL caches
-                (SELECT s.session_id, s.ctid AS tid, s.enrichment, s.first_event_at, s.source_ip,
-                        s.snapshot_asn, s.snapshot_country, s.snapshot_ip_type, s.enrichment_at
-                 FROM session_summaries s
-                 WHERE p_phase = 'scan' AND p_after_key IS NULL
-                   AND (s.source_ip IS NULL OR s.snapshot_asn IS NULL OR s.snapshot_country IS NULL
-                        OR s.snapshot_ip_type IS NULL OR s.enrichment_at IS NULL)
-                 ORDER BY s.session_id
-                 LIMIT p_limit)
-                UNION ALL
-                (SELECT s.session_id, s.ctid AS tid, s.enrichment, s.first_event_at, s.source_ip,
-                        s.snapshot_asn, s.snapshot_country, s.snapshot_ip_type, s.enrichment_at
-                 FROM session_summaries s
-                 WHERE p_phase = 'scan' AND p_after_key IS NOT NULL
-                   AND s.session_id > p_after_key
-                   AND (s.source_ip IS NULL OR s.snapshot_asn IS NULL OR s.snapshot_country IS NULL
-                        OR s.snapshot_ip_type IS NULL OR s.enrichment_at IS NULL)
-                 ORDER BY s.session_id
-                 LIMIT p_limit)
-                UNION ALL
-                (SELECT s.session_id, s.ctid AS tid, s.enrichment, s.first_event_at, s.source_ip,
-                        s.snapshot_asn, s.snapshot_country, s.snapshot_ip_type, s.enrichment_at
-                 FROM drange dr
-                 JOIN session_summaries s ON s.session_id = dr.session_id
-                 WHERE p_phase = 'sweep'
-                   AND (s.source_ip IS NULL OR s.snapshot_asn IS NULL OR s.snapshot_country IS NULL
-                        OR s.snapshot_ip_type IS NULL OR s.enrichment_at IS NULL))
-            ) k
-            CROSS JOIN LATERAL backfill_snapshot_source(k.enrichment, k.first_event_at) src
-            -- fence: the rule's outputs are computed once per row here. Without it the
-            -- inlined rule is pulled up and every reference to an output (the f_* flags
-            -- read reject_reason five times) evaluates its expression again: 12 ms of a
-            -- 2,500-row batch.
-            OFFSET 0
-          ) w
-        ) v
+        SELECT c.* FROM backfill_snapshot_page(p_run_id, p_after_key, p_limit, p_phase) c
     ),
-    -- step 2 (real run): the ARRAY is computed from the whole of cand first, so no row
-    -- is locked before every value of the batch is known
+    -- step 2: the ARRAY is computed from the whole of cand first, so no row is locked
+    -- before every value of the batch is known
     lock_attempt AS MATERIALIZED (
         SELECT s.ctid AS tid, clock_timestamp() AS at
         FROM session_summaries s
-        WHERE NOT p_dry_run
-          AND s.ctid = ANY (ARRAY(SELECT c.tid FROM cand c WHERE c.fill))
+        WHERE s.ctid = ANY (ARRAY(SELECT c.tid FROM cand c WHERE c.fill))
         FOR NO KEY UPDATE OF s SKIP LOCKED
     ),
-    -- the rows this step changes (a dry run: would change); a row whose lock landed on
-    -- a newer version (another ctid) is not among them. In heap order, so that the
+    -- the rows this step changes; a row whose lock landed on a newer version (another
+    -- ctid) is not among them. In heap order, so that the
     -- UPDATE visits the pages in order (primary-key order is random in the heap).
     todo AS MATERIALIZED (
         SELECT c.*
         FROM cand c
         WHERE c.fill
-          AND (p_dry_run OR c.tid IN (SELECT l.tid FROM lock_attempt l))
+          AND c.tid IN (SELECT l.tid FROM lock_attempt l)
         ORDER BY c.tid
     ),
     upd AS (
@@ -155,8 +110,7 @@ BEGIN
             snapshot_ip_type = COALESCE(s.snapshot_ip_type, x.new_snapshot_ip_type),
             enrichment_at    = COALESCE(s.enrichment_at, x.new_enrichment_at)
         FROM todo x
-        WHERE NOT p_dry_run
-          AND s.ctid = x.tid
+        WHERE s.ctid = x.tid
         RETURNING s.session_id,
                   x.source_ip AS old_source_ip, x.snapshot_asn AS old_snapshot_asn,
                   x.snapshot_country AS old_snapshot_country, x.snapshot_ip_type AS old_snapshot_ip_type,
@@ -187,8 +141,7 @@ BEGIN
     skipped AS MATERIALIZED (
         SELECT c.session_id
         FROM cand c
-        WHERE NOT p_dry_run
-          AND c.fill
+        WHERE c.fill
           AND c.tid NOT IN (SELECT t.tid FROM todo t)
     ),
     ins_def AS (
@@ -281,31 +234,6 @@ BEGIN
             enrichment_at_from_inventory = r.enrichment_at_from_inventory + a.at_inv,
             last_key = CASE WHEN p_phase = 'scan' THEN COALESCE(a.kmax, r.last_key) ELSE r.last_key END,
             sweep_key = CASE WHEN p_phase = 'sweep' THEN COALESCE(a.kmax, r.sweep_key) ELSE r.sweep_key END,
-            sample = CASE
-                WHEN NOT p_dry_run OR jsonb_array_length(r.sample) >= 20 OR a.n_fill = 0 THEN r.sample
-                ELSE r.sample || COALESCE((
-                    SELECT jsonb_agg(jsonb_build_object(
-                               'session_id', y.session_id,
-                               'old', jsonb_build_object(
-                                   'source_ip', y.source_ip, 'snapshot_asn', y.snapshot_asn,
-                                   'snapshot_country', y.snapshot_country,
-                                   'snapshot_ip_type', y.snapshot_ip_type,
-                                   'enrichment_at', y.enrichment_at),
-                               'new', jsonb_build_object(
-                                   'source_ip', COALESCE(y.source_ip, y.new_source_ip),
-                                   'snapshot_asn', COALESCE(y.snapshot_asn, y.new_snapshot_asn),
-                                   'snapshot_country', COALESCE(y.snapshot_country, y.new_snapshot_country),
-                                   'snapshot_ip_type', COALESCE(y.snapshot_ip_type, y.new_snapshot_ip_type),
-                                   'enrichment_at', COALESCE(y.enrichment_at, y.new_enrichment_at)),
-                               'sources', jsonb_build_object(
-                                   'asn', y.asn_source, 'country', y.country_source,
-                                   'ip_type', y.ip_type_source, 'enrichment_at', y.enrichment_at_source,
-                                   'in_inventory', y.in_inventory))
-                           ORDER BY y.session_id)
-                    FROM (SELECT * FROM todo z
-                          ORDER BY z.session_id
-                          LIMIT 20 - jsonb_array_length(r.sample)) y), '[]'::jsonb)
-            END,
             updated_at = clock_timestamp()
         FROM agg a
         WHERE r.run_id = p_run_id
