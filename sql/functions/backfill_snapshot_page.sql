@@ -63,7 +63,8 @@ FROM (
            k.snapshot_ip_type, k.enrichment_at, src.*
     FROM (
         -- the first page, the next ones, the sweep: separate branches, so that each
-        -- is a plain index range scan whichever plan PL/pgSQL caches
+        -- reads the primary key as a plain index range (or, for the sweep, probes it
+        -- once per deferred entry) whichever plan PL/pgSQL caches
         (SELECT s.session_id, s.ctid AS tid, s.enrichment, s.first_event_at, s.source_ip,
                 s.snapshot_asn, s.snapshot_country, s.snapshot_ip_type, s.enrichment_at
          FROM session_summaries s

@@ -28,7 +28,8 @@
 --   the scan phase; a dry run has no sweep).
 -- done is true when the step found nothing left (end of the pass). locked_at is
 -- when step 2 began (NULL when nothing was locked).
--- Locks: FOR NO KEY UPDATE row locks (never waited for) on at most p_limit rows of
+-- Locks (a real step; a dry one: see backfill_snapshots_apply_dry):
+--   FOR NO KEY UPDATE row locks (never waited for) on at most p_limit rows of
 --   session_summaries, held until the caller's transaction ends; ROW EXCLUSIVE on
 --   session_summaries and the backfill_* tables; FOR KEY SHARE on the ip_inventory
 --   rows referenced by the new source_ip values (foreign key check).
@@ -64,6 +65,12 @@ RETURNS TABLE (
 LANGUAGE plpgsql
 AS $fn$
 BEGIN
+    IF p_dry_run IS NULL OR p_phase IS NULL OR p_phase NOT IN ('scan', 'sweep')
+       OR (p_dry_run AND p_phase <> 'scan') THEN
+        RAISE EXCEPTION 'backfill_snapshots_apply: dry_run must be true or false and phase ''scan'' or ''sweep'' (a dry run has no sweep); got dry_run %, phase %',
+            p_dry_run, p_phase
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     IF p_dry_run THEN
         -- its own statement, and a plan of its own (see backfill_snapshots_apply_dry)
         RETURN QUERY SELECT * FROM backfill_snapshots_apply_dry(p_run_id, p_after_key, p_limit);

@@ -16,9 +16,9 @@
 -- rule's two lookups per session, at any table size. That plan is cached once
 -- (plan_cache_mode = force_generic_plan) instead of being planned again for every
 -- page, which cost 2-3 ms of each 2,500-session page. A generic plan does not know
--- the page's size (LIMIT p_limit), so the function also rules out sequential scans,
--- hash joins and merge joins: on a big table they would look cheaper for an unknown
--- page, and would read the whole table or inventory for every page. And no JIT: the
+-- the page's size (LIMIT p_limit), so the function also rules out sequential and
+-- bitmap scans, hash joins and merge joins: on a big table they could look cheaper
+-- for an unknown page, and would read the whole table or inventory for every page. And no JIT: the
 -- generic plan's estimated cost is that of a big query, and a server with JIT would
 -- compile it again for every page.
 -- Locks: ROW EXCLUSIVE on backfill_rejects and on backfill_runs (the run's row);
@@ -39,6 +39,7 @@ RETURNS TABLE (
 LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan
 SET enable_seqscan = off
+SET enable_bitmapscan = off
 SET enable_hashjoin = off
 SET enable_mergejoin = off
 SET jit = off

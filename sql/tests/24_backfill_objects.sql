@@ -4,7 +4,7 @@
 -- the index statements for the snapshot queries.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(32);
+SELECT plan(34);
 
 SELECT has_table(t) FROM unnest(ARRAY['backfill_runs', 'backfill_batches', 'backfill_rejects', 'backfill_undo', 'backfill_deferred']) t;
 SELECT has_view('backfill_progress');
@@ -18,7 +18,7 @@ SELECT has_function('backfill_snapshot_page', ARRAY['bigint', 'text', 'integer',
 SELECT has_function('backfill_snapshots_apply_dry', ARRAY['bigint', 'text', 'integer']);
 -- the dry step's plan is cached once, index-driven, without JIT (see its header)
 SELECT is((SELECT array_to_string(p.proconfig, ',') FROM pg_proc p WHERE p.proname = 'backfill_snapshots_apply_dry'),
-          'plan_cache_mode=force_generic_plan,enable_seqscan=off,enable_hashjoin=off,enable_mergejoin=off,jit=off',
+          'plan_cache_mode=force_generic_plan,enable_seqscan=off,enable_bitmapscan=off,enable_hashjoin=off,enable_mergejoin=off,jit=off',
           'backfill_snapshots_apply_dry: plan settings');
 
 -- the named arguments the runner and the docs use
@@ -41,6 +41,11 @@ SELECT throws_ok($$CALL backfill_snapshots(target_batch_ms => 100, batch_size =>
                  'adaptive batch size outside its bounds refused');
 SELECT throws_ok($$CALL backfill_snapshots(run_id => 1, restart => true)$$, '22023', NULL, 'run_id with restart refused');
 SELECT throws_ok($$CALL undo_backfill(1, batch_size => 0)$$, '22023', NULL, 'undo batch_size 0 refused');
+-- the internal step function refuses what the batch function never passes
+SELECT throws_ok($$SELECT * FROM backfill_snapshots_apply(1, NULL, 10, true, true, 'sweep')$$, '22023', NULL,
+                 'backfill_snapshots_apply: a dry sweep refused');
+SELECT throws_ok($$SELECT * FROM backfill_snapshots_apply(1, NULL, 10, NULL, true, 'scan')$$, '22023', NULL,
+                 'backfill_snapshots_apply: dry_run NULL refused');
 -- valid arguments inside a transaction block: the first COMMIT fails, before any lock is taken
 SELECT throws_ok($$CALL backfill_snapshots(5000)$$, '2D000', NULL, 'backfill_snapshots refuses to run inside a transaction block');
 SELECT throws_ok($$CALL undo_backfill(1)$$, '2D000', NULL, 'undo_backfill refuses to run inside a transaction block');
