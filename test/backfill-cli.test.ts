@@ -320,6 +320,31 @@ describe.each(testServers())('backfill CLI on $name', (server) => {
     }
   });
 
+  it('refuses an option the installed procedure predates (an older install), before any CALL', async () => {
+    const t = await seededDatabase(server, 100);
+    try {
+      // the procedure as installed before sync_commit existed (a stub: it must not be called)
+      await t.sql.unsafe(`
+        DROP PROCEDURE backfill_snapshots(integer, integer, boolean, integer, integer, boolean, boolean, boolean,
+                                          integer, integer, integer, integer, boolean, boolean, bigint, text);
+        CREATE PROCEDURE backfill_snapshots(
+            batch_size integer DEFAULT 2500, max_batches integer DEFAULT NULL, dry_run boolean DEFAULT false,
+            pause_ms integer DEFAULT 0, target_batch_ms integer DEFAULT NULL, restart boolean DEFAULT false,
+            record_undo boolean DEFAULT true, quiet boolean DEFAULT false, progress_every integer DEFAULT 10,
+            min_batch_size integer DEFAULT 100, max_batch_size integer DEFAULT 50000, sweep_attempts integer DEFAULT 10,
+            run_analyze boolean DEFAULT true, INOUT run_id bigint DEFAULT NULL, INOUT status text DEFAULT NULL)
+        LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the older procedure was called'; END $$`);
+      const run = await runCli(['backfill', '--db', t.url, '--sync-commit', '--quiet']);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(/predates its parameter\(s\) sync_commit .*run `cowrie-db migrate`/);
+      expect(run.stderr).not.toContain('older procedure was called');
+      const [runs] = await t.sql`select count(*)::int as n from backfill_runs`;
+      expect(runs!.n).toBe(0);
+    } finally {
+      await t.drop();
+    }
+  });
+
   it('refuses a second backfill while one runs, naming the running one', async () => {
     const t = await seededDatabase(server, SESSIONS);
     try {

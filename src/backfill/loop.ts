@@ -34,7 +34,7 @@ export interface LoopOptions {
   callTargetMs: number;
   /** While a CALL runs, read the run's counters this often for the display. */
   pollMs: number;
-  /** Parameter names the installed procedure has (from pg_proc). */
+  /** Parameter names the installed procedure has (from pg_proc; see missingParameters). */
   procedureArgs: string[];
   /** The run the first CALL will resume (for the counts "done before this invocation"). */
   resuming?: RunRow;
@@ -88,6 +88,45 @@ const sleep = (ms: number, signal: { aborted: boolean }): Promise<void> =>
     tick();
   });
 
+interface CallState {
+  batchSize: number | undefined;
+  /** max_batches of this CALL. */
+  batches: number | undefined;
+  /** The run, once the first CALL has named it. */
+  runId: number | undefined;
+}
+
+/** The CALL's named arguments for these options in this state (left out: the procedure's defaults). */
+function callParams(options: LoopOptions, state: CallState): CallParams {
+  const p: CallParams = {};
+  const set = <K extends keyof CallParams>(k: K, v: CallParams[K]): void => {
+    if (v !== undefined) p[k] = v;
+  };
+  set('batch_size', state.batchSize);
+  set('max_batches', state.batches);
+  set('dry_run', options.dryRun || undefined);
+  set('pause_ms', options.pauseMs);
+  set('target_batch_ms', options.targetBatchMs);
+  set('restart', options.restart && state.runId === undefined ? true : undefined);
+  set('record_undo', options.recordUndo ? undefined : false);
+  set('sync_commit', options.syncCommit || undefined);
+  set('quiet', options.notices ? undefined : true);
+  set('run_id', state.runId);
+  return p;
+}
+
+/**
+ * The parameters the CALLs for these options would pass that the installed procedure
+ * lacks (an install older than this runner). Check before running: a CALL cannot
+ * leave one out without running with the procedure's default instead.
+ */
+export function missingParameters(options: LoopOptions): string[] {
+  const supported = new Set(options.procedureArgs);
+  // the first CALL (restart, no run_id) and the next ones (run_id)
+  const passed = [undefined, 1].flatMap((runId) => Object.keys(callParams(options, { batchSize: 1, batches: 1, runId })));
+  return [...new Set(passed)].filter((k) => !supported.has(k));
+}
+
 /** Rows a run has handled (filled, unchanged, rejected, no inventory: every row it examined). */
 export function rowsDone(run: RunRow): number {
   return run.rows_scanned;
@@ -97,7 +136,6 @@ export function rowsDone(run: RunRow): number {
 const MAX_IDLE_CALLS = 3;
 
 export async function runLoop(db: Database, options: LoopOptions, events: LoopEvents): Promise<LoopResult> {
-  const supported = new Set(options.procedureArgs);
   const interrupt = { signal: undefined as NodeJS.Signals | undefined, aborted: false, cancelled: false };
   let inFlight: { pid: number; query: { cancel(): void } } | undefined;
 
@@ -174,23 +212,7 @@ export async function runLoop(db: Database, options: LoopOptions, events: LoopEv
   // Batch size: the flag, else (resuming) the run's current one, else the procedure's default.
   let batchSize = options.batchSize ?? resuming?.batch_size ?? undefined;
 
-  const params = (batches: number | undefined): CallParams => {
-    const p: CallParams = {};
-    const set = <K extends keyof CallParams>(k: K, v: CallParams[K]): void => {
-      if (v !== undefined && supported.has(k)) p[k] = v;
-    };
-    set('batch_size', batchSize);
-    set('max_batches', batches);
-    set('dry_run', options.dryRun || undefined);
-    set('pause_ms', options.pauseMs);
-    set('target_batch_ms', options.targetBatchMs);
-    set('restart', options.restart && runId === undefined ? true : undefined);
-    set('record_undo', options.recordUndo ? undefined : false);
-    set('sync_commit', options.syncCommit || undefined);
-    set('quiet', options.notices ? undefined : true);
-    set('run_id', runId);
-    return p;
-  };
+  const params = (batches: number | undefined): CallParams => callParams(options, { batchSize, batches, runId });
 
   const account = (r: RunRow): void => {
     local.batches = Math.max(0, r.batches - local.batchesAtStart);

@@ -14,7 +14,7 @@ import { createProgress, formatCount, formatDuration, formatRate, type ProgressD
 import { getRun, rejectsByReason, requireEngine, unfinishedRun, type RunRow } from '../backfill/engine.js';
 import { cliCommand, dbArgs, undoCommand } from '../backfill/describe.js';
 import { StatusFile, writeJsonAtomic, type StatusDocument } from '../backfill/files.js';
-import { rowsDone, runLoop, type LocalStats, type LoopResult } from '../backfill/loop.js';
+import { missingParameters, rowsDone, runLoop, type LocalStats, type LoopOptions, type LoopResult } from '../backfill/loop.js';
 import { afterCompletion, type AfterReport } from '../backfill/after.js';
 
 export const BATCH_SIZE_MAX = 1_000_000;
@@ -140,11 +140,29 @@ async function backfill(flags: Flags): Promise<number> {
   }
   const db = await openTarget(target);
   log.info(`database: ${db.label}`);
-  const procedureArgs = await requireEngine(db.sql);
-  if (flags.syncCommit && !procedureArgs.includes('sync_commit')) {
-    // an older install has no sync_commit parameter (the loop leaves it out), so its batches
-    // would commit under whatever synchronous_commit the server gives: refuse instead
-    throw new CliError('--sync-commit: the installed backfill_snapshots predates it: run `cowrie-db migrate` to update the SQL objects', ExitCode.error);
+  const loopOptions: LoopOptions = {
+    batchSize: flags.batchSize,
+    maxBatches: flags.maxBatches,
+    dryRun: flags.dryRun,
+    pauseMs: flags.pauseMs,
+    targetBatchMs: flags.targetBatchMs,
+    restart: flags.restart,
+    recordUndo: flags.undo,
+    syncCommit: flags.syncCommit,
+    notices: isVerbose(),
+    lockTimeoutMs: flags.lockTimeoutMs,
+    retries: flags.retries,
+    retryDelayMs: flags.retryDelayMs,
+    callTargetMs: flags.callMs,
+    pollMs: 1000,
+    procedureArgs: await requireEngine(db.sql),
+  };
+  const missing = missingParameters(loopOptions);
+  if (missing.length > 0) {
+    throw new CliError(
+      `the installed backfill_snapshots predates its parameter(s) ${missing.join(', ')} that this command needs: run \`cowrie-db migrate\` to update the SQL objects`,
+      ExitCode.error,
+    );
   }
 
   const progress: ProgressDisplay = createProgress({ enabled: progressEnabled(flags), intervalMs: flags.progressInterval * 1000 });
@@ -240,24 +258,7 @@ async function backfill(flags: Flags): Promise<number> {
   try {
     result = await runLoop(
       db,
-      {
-        batchSize: flags.batchSize,
-        maxBatches: flags.maxBatches,
-        dryRun: flags.dryRun,
-        pauseMs: flags.pauseMs,
-        targetBatchMs: flags.targetBatchMs,
-        restart: flags.restart,
-        recordUndo: flags.undo,
-        syncCommit: flags.syncCommit,
-        notices: isVerbose(),
-        lockTimeoutMs: flags.lockTimeoutMs,
-        retries: flags.retries,
-        retryDelayMs: flags.retryDelayMs,
-        callTargetMs: flags.callMs,
-        pollMs: 1000,
-        procedureArgs,
-        resuming: pending,
-      },
+      { ...loopOptions, resuming: pending },
       {
         progress(run, local) {
           lastRun = run;
