@@ -10,7 +10,7 @@
 --                  keyset: no OFFSET; NULL = from the first) that have at least one
 --                  NULL snapshot column;
 --   phase 'sweep': those of the next p_limit entries of this run's backfill_deferred
---                  list after p_after_key that still have one.
+--                  list after p_after_key (backfill_deferred_page) that still have one.
 -- tid is the row version read (its ctid). f_* = that NULL column gets a value (never
 -- on a rejected session); fill = any of them.
 -- LANGUAGE sql with a single SELECT: inlined into the caller's statement, so its
@@ -86,16 +86,11 @@ FROM (
         UNION ALL
         (SELECT s.session_id, s.ctid AS tid, s.enrichment, s.first_event_at, s.source_ip,
                 s.snapshot_asn, s.snapshot_country, s.snapshot_ip_type, s.enrichment_at
-         FROM (SELECT d.session_id
-               FROM backfill_deferred d
-               WHERE p_phase = 'sweep'
-                 AND d.run_id = p_run_id
-                 AND (p_after_key IS NULL OR d.session_id > p_after_key)
-               ORDER BY d.session_id
-               LIMIT p_limit) dr
+         FROM backfill_deferred_page(p_run_id, p_after_key, p_limit) dr
          JOIN session_summaries s ON s.session_id = dr.session_id
-         WHERE s.source_ip IS NULL OR s.snapshot_asn IS NULL OR s.snapshot_country IS NULL
-            OR s.snapshot_ip_type IS NULL OR s.enrichment_at IS NULL)
+         WHERE p_phase = 'sweep'
+           AND (s.source_ip IS NULL OR s.snapshot_asn IS NULL OR s.snapshot_country IS NULL
+                OR s.snapshot_ip_type IS NULL OR s.enrichment_at IS NULL))
     ) k
     CROSS JOIN LATERAL backfill_snapshot_source(k.enrichment, k.first_event_at) src
     -- fence: the rule's outputs are computed once per row here. Without it the

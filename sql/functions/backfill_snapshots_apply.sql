@@ -77,14 +77,11 @@ BEGIN
         RETURN;
     END IF;
     RETURN QUERY
+    -- the sweep's page of the deferred list: the same as backfill_snapshot_page reads
     WITH drange AS MATERIALIZED (
         SELECT d.session_id
-        FROM backfill_deferred d
+        FROM backfill_deferred_page(p_run_id, p_after_key, p_limit) d
         WHERE p_phase = 'sweep'
-          AND d.run_id = p_run_id
-          AND (p_after_key IS NULL OR d.session_id > p_after_key)
-        ORDER BY d.session_id
-        LIMIT p_limit
     ),
     -- step 1: the batch's sessions, as this statement's snapshot sees them, with the
     -- snapshot rule's values for each (computed once per row)

@@ -4,7 +4,7 @@
 -- the index statements for the snapshot queries.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(34);
+SELECT plan(35);
 
 SELECT has_table(t) FROM unnest(ARRAY['backfill_runs', 'backfill_batches', 'backfill_rejects', 'backfill_undo', 'backfill_deferred']) t;
 SELECT has_view('backfill_progress');
@@ -16,6 +16,7 @@ SELECT has_function('snapshot_index_statements');
 SELECT has_function('backfill_lock_holder');
 SELECT has_function('backfill_snapshot_page', ARRAY['bigint', 'text', 'integer', 'text']);
 SELECT has_function('backfill_snapshots_apply_dry', ARRAY['bigint', 'text', 'integer']);
+SELECT has_function('backfill_deferred_page', ARRAY['bigint', 'text', 'integer']);
 -- the dry step's plan is cached once, index-driven, without JIT (see its header)
 SELECT is((SELECT array_to_string(p.proconfig, ',') FROM pg_proc p WHERE p.proname = 'backfill_snapshots_apply_dry'),
           'plan_cache_mode=force_generic_plan,enable_seqscan=off,enable_bitmapscan=off,enable_hashjoin=off,enable_mergejoin=off,jit=off',
