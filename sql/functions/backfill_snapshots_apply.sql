@@ -84,9 +84,17 @@ BEGIN
         WHERE p_phase = 'sweep'
     ),
     -- step 1: the batch's sessions, as this statement's snapshot sees them, with the
-    -- snapshot rule's values for each (computed once per row)
+    -- snapshot rule's values for each (computed once per row). The flags and keys come
+    -- first: a materialized row is unpacked up to the last column a reader uses, and
+    -- most readers below only filter on fill or read the key and the tid.
     cand AS MATERIALIZED (
-        SELECT c.* FROM backfill_snapshot_page(p_run_id, p_after_key, p_limit, p_phase) c
+        SELECT c.fill, c.tid, c.f_ip, c.f_asn, c.f_country, c.f_type, c.f_at, c.in_inventory,
+               c.session_id, c.reject_reason, c.reject_detail,
+               c.asn_source, c.country_source, c.ip_type_source, c.enrichment_at_source,
+               c.source_ip, c.snapshot_asn, c.snapshot_country, c.snapshot_ip_type, c.enrichment_at,
+               c.new_source_ip, c.new_snapshot_asn, c.new_snapshot_country, c.new_snapshot_ip_type,
+               c.new_enrichment_at
+        FROM backfill_snapshot_page(p_run_id, p_after_key, p_limit, p_phase) c
     ),
     -- step 2: the ARRAY is computed from the whole of cand first, so no row is locked
     -- before every value of the batch is known
@@ -166,14 +174,17 @@ BEGIN
         RETURNING d.session_id
     ),
     -- outcomes of the rows decided now: those with nothing to fill (unchanged or
-    -- rejected) and those filled; skipped rows are counted when a sweep decides them
+    -- rejected) and those filled; skipped rows are counted when a sweep decides them.
+    -- settled also reads the page's size and keys, in the same pass over cand.
     settled AS (
-        SELECT count(*)::integer AS n,
-               count(*) FILTER (WHERE x.reject_reason IS NOT NULL) AS n_rej,
-               count(*) FILTER (WHERE x.reject_reason IS NULL) AS n_same,
-               count(*) FILTER (WHERE x.reject_reason IS NULL AND NOT x.in_inventory) AS n_noinv
+        SELECT count(*) FILTER (WHERE NOT x.fill)::integer AS n,
+               count(*) FILTER (WHERE NOT x.fill AND x.reject_reason IS NOT NULL) AS n_rej,
+               count(*) FILTER (WHERE NOT x.fill AND x.reject_reason IS NULL) AS n_same,
+               count(*) FILTER (WHERE NOT x.fill AND x.reject_reason IS NULL AND NOT x.in_inventory) AS n_noinv,
+               count(*)::integer AS n_cand,
+               max(x.session_id)::text AS kmax,
+               min(x.session_id)::text AS kmin
         FROM cand x
-        WHERE NOT x.fill
     ),
     filled AS (
         SELECT count(*)::integer AS n,
@@ -196,13 +207,13 @@ BEGIN
         FROM todo x
     ),
     agg AS MATERIALIZED (
-        SELECT (SELECT count(*) FROM cand)::integer AS n_cand,
+        SELECT st.n_cand,
                (SELECT count(*) FROM upd)::integer AS n_upd,
                (SELECT min(l.at) FROM lock_attempt l) AS locked_at,
                CASE WHEN p_phase = 'sweep' THEN (SELECT max(dr.session_id) FROM drange dr)
-                    ELSE (SELECT max(c.session_id) FROM cand c) END::text AS kmax,
+                    ELSE st.kmax END AS kmax,
                CASE WHEN p_phase = 'sweep' THEN (SELECT min(dr.session_id) FROM drange dr)
-                    ELSE (SELECT min(c.session_id) FROM cand c) END::text AS kmin,
+                    ELSE st.kmin END AS kmin,
                (SELECT count(*) FROM ins_def)::integer AS n_def_add,
                (SELECT count(*) FROM del_def)::integer AS n_def_del,
                (SELECT count(*) FROM del_def dd

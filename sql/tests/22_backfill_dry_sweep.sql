@@ -3,7 +3,7 @@
 -- (locked by another transaction when their batch ran).
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(16);
+SELECT plan(18);
 
 -- fixture: the hand-made sessions of sql/tests/fixtures/backfill_cases.sql
 \ir fixtures/backfill_cases.sql
@@ -60,6 +60,10 @@ SELECT is((SELECT count(*)::int FROM backfill_runs r, jsonb_array_elements(r.sam
                  IS DISTINCT FROM (s.source_ip::text, s.snapshot_asn, s.snapshot_country::text, s.snapshot_ip_type, s.enrichment_at)), 0,
           'dry run sample = the values the real run wrote');
 SELECT is((SELECT count(*)::int FROM backfill_batches WHERE run_id = 2), 7, 'real run: one backfill_batches row per batch');
+SELECT is((SELECT array_agg(a.e ->> 'session_id' ORDER BY a.i) FROM backfill_runs r,
+                  jsonb_array_elements(r.sample) WITH ORDINALITY AS a(e, i) WHERE r.run_id = 1),
+          (SELECT array_agg(u.session_id::text ORDER BY u.session_id) FROM backfill_undo u WHERE u.run_id = 2),
+          'dry run sample: every row the real run changed, in key order, gathered over the pages');
 
 -- sweep: rows deferred during the scan are finished by the sweep phase
 SELECT pg_temp.mk('t01-deferred', pg_temp.full_json()::json);
@@ -79,6 +83,15 @@ SELECT is((SELECT done FROM backfill_snapshots_batch(3, (SELECT last_key FROM sw
           'sweep: done after the last deferred key');
 SELECT throws_ok($$SELECT * FROM backfill_snapshots_batch(1, NULL, 10, true, false, 'sweep')$$, '22023', NULL,
                  'a dry run has no sweep phase');
+
+-- the sample stops at 20: 25 more sessions to fill, a dry run in pages of 7, then the real run
+SELECT pg_temp.mk(format('u%s-sample', lpad(n::text, 2, '0')), pg_temp.full_json()::json) FROM generate_series(1, 25) n;
+INSERT INTO backfill_runs (run_id, dry_run, record_undo) VALUES (4, true, false), (5, false, true);
+SELECT pg_temp.drive(4, true, 7), pg_temp.drive(5, false, 100);
+SELECT is((SELECT array_agg(a.e ->> 'session_id' ORDER BY a.i) FROM backfill_runs r,
+                  jsonb_array_elements(r.sample) WITH ORDINALITY AS a(e, i) WHERE r.run_id = 4),
+          (SELECT (array_agg(u.session_id::text ORDER BY u.session_id))[1:20] FROM backfill_undo u WHERE u.run_id = 5),
+          'dry run sample: the first 20 would-be changes in key order, no more');
 
 SELECT * FROM finish();
 ROLLBACK;
