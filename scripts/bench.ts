@@ -6,9 +6,9 @@
 //   floor   a single set-based UPDATE doing the same fill (same snapshot rule,
 //           backfill_snapshot_source; no batches, no locks, no undo): the floor.
 //           By default it runs first and again last: the ratios are to the mean of
-//           the floor's runs, because one floor varies by up to 6% from run to run
-//           (more than the backfill does) and the machine's speed can drift during
-//           the ~12 minutes of the bench; each floor run is printed
+//           the floor's runs, because a single floor varies more from run to run than
+//           the backfill does (82.0-92.7 s in seven runs on one day) and the machine's
+//           speed can drift during the ~12 minutes of the bench; each floor run is printed
 //   keyset  reference: the floor's UPDATE over keyset batches of the primary key, a
 //           COMMIT each, nothing else (no locks, checkpoint, rejects, counters, undo):
 //           what walking the table in primary-key order costs by itself

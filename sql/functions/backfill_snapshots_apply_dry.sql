@@ -12,8 +12,9 @@
 -- n_locked is the rows decided (all of the page: nothing is skipped); n_updated is 0
 -- and locked_at NULL. done is true when the page is empty (end of the pass).
 -- The page is read once, by one aggregate that computes every counter and gathers the
--- rejects and the sample rows as arrays: materializing the page (26 columns per
--- session) and reading it twice cost ~3% of a dry run.
+-- rejects as arrays: materializing the page (26 columns per session) and reading it
+-- twice cost ~3% of a dry run. Only while the sample is not full is the page read a
+-- second time, by a statement of its own, for its first would-be changes.
 --
 -- The plan: it reads at most p_limit sessions by the primary key and probes the
 -- rule's two lookups per session, at any table size. That plan is cached once
@@ -48,14 +49,8 @@ SET enable_mergejoin = off
 SET jit = off
 AS $fn$
 BEGIN
-    RETURN QUERY
-    -- how many sample entries the run holds: the page builds its sample rows only while
-    -- fewer than 20 are held (the first page, in practice)
-    WITH held AS MATERIALIZED (
-        SELECT jsonb_array_length(r.sample) AS n FROM backfill_runs r WHERE r.run_id = p_run_id
-    ),
-    -- one pass over the page for every counter, the rejects and the sample
-    agg AS MATERIALIZED (
+    -- one pass over the page for every counter and the rejects
+    WITH agg AS MATERIALIZED (
         SELECT count(*)::integer AS n_cand,
                max(x.session_id)::text AS kmax,
                min(x.session_id)::text AS kmin,
@@ -80,26 +75,7 @@ BEGIN
                count(*) FILTER (WHERE x.f_at AND x.enrichment_at_source = 'inventory') AS at_inv,
                array_agg(x.session_id) FILTER (WHERE x.reject_reason IS NOT NULL) AS rej_id,
                array_agg(x.reject_reason) FILTER (WHERE x.reject_reason IS NOT NULL) AS rej_reason,
-               array_agg(x.reject_detail) FILTER (WHERE x.reject_reason IS NOT NULL) AS rej_detail,
-               array_agg(jsonb_build_object(
-                   'session_id', x.session_id,
-                   'old', jsonb_build_object(
-                       'source_ip', x.source_ip, 'snapshot_asn', x.snapshot_asn,
-                       'snapshot_country', x.snapshot_country,
-                       'snapshot_ip_type', x.snapshot_ip_type,
-                       'enrichment_at', x.enrichment_at),
-                   'new', jsonb_build_object(
-                       'source_ip', COALESCE(x.source_ip, x.new_source_ip),
-                       'snapshot_asn', COALESCE(x.snapshot_asn, x.new_snapshot_asn),
-                       'snapshot_country', COALESCE(x.snapshot_country, x.new_snapshot_country),
-                       'snapshot_ip_type', COALESCE(x.snapshot_ip_type, x.new_snapshot_ip_type),
-                       'enrichment_at', COALESCE(x.enrichment_at, x.new_enrichment_at)),
-                   'sources', jsonb_build_object(
-                       'asn', x.asn_source, 'country', x.country_source,
-                       'ip_type', x.ip_type_source, 'enrichment_at', x.enrichment_at_source,
-                       'in_inventory', x.in_inventory))
-                   ORDER BY x.session_id)
-                   FILTER (WHERE x.fill AND (SELECT h.n FROM held h) < 20) AS sample_rows
+               array_agg(x.reject_detail) FILTER (WHERE x.reject_reason IS NOT NULL) AS rej_detail
         FROM backfill_snapshot_page(p_run_id, p_after_key, p_limit, 'scan') x
     ),
     ins_rej AS (
@@ -132,18 +108,49 @@ BEGIN
             enrichment_at_from_json = r.enrichment_at_from_json + a.at_json,
             enrichment_at_from_inventory = r.enrichment_at_from_inventory + a.at_inv,
             last_key = COALESCE(a.kmax, r.last_key),
-            sample = CASE
-                WHEN jsonb_array_length(r.sample) >= 20 OR a.sample_rows IS NULL THEN r.sample
-                ELSE r.sample || (SELECT jsonb_agg(e.v ORDER BY e.i)
-                                  FROM unnest(a.sample_rows[1:20 - jsonb_array_length(r.sample)])
-                                       WITH ORDINALITY AS e(v, i))
-            END,
             updated_at = clock_timestamp()
         FROM agg a
         WHERE r.run_id = p_run_id
         RETURNING r.run_id
     )
     SELECT a.kmax, a.kmax IS NULL, a.n_cand, a.n_cand, 0, a.n_fill::integer, a.kmin, NULL::timestamptz
+    INTO last_key, done, n_candidates, n_locked, n_updated, n_would_fill, first_key, locked_at
     FROM agg a;
+
+    -- the sample: the first would-be changes in key order, while the run holds fewer
+    -- than 20 (the first page, in practice). A statement of its own, run only then:
+    -- as a part of the statement above, its second reading of the page would be set
+    -- up for every page (~2% of a dry run); keeping every page's rows for it would
+    -- hold the whole page in memory. It reads the page again, so under concurrent
+    -- writes it sees it a moment later than the counters did.
+    IF n_would_fill > 0
+       AND (SELECT jsonb_array_length(r.sample) < 20 FROM backfill_runs r WHERE r.run_id = p_run_id) THEN
+        UPDATE backfill_runs r
+        SET sample = r.sample || COALESCE((
+                SELECT jsonb_agg(jsonb_build_object(
+                           'session_id', y.session_id,
+                           'old', jsonb_build_object(
+                               'source_ip', y.source_ip, 'snapshot_asn', y.snapshot_asn,
+                               'snapshot_country', y.snapshot_country,
+                               'snapshot_ip_type', y.snapshot_ip_type,
+                               'enrichment_at', y.enrichment_at),
+                           'new', jsonb_build_object(
+                               'source_ip', COALESCE(y.source_ip, y.new_source_ip),
+                               'snapshot_asn', COALESCE(y.snapshot_asn, y.new_snapshot_asn),
+                               'snapshot_country', COALESCE(y.snapshot_country, y.new_snapshot_country),
+                               'snapshot_ip_type', COALESCE(y.snapshot_ip_type, y.new_snapshot_ip_type),
+                               'enrichment_at', COALESCE(y.enrichment_at, y.new_enrichment_at)),
+                           'sources', jsonb_build_object(
+                               'asn', y.asn_source, 'country', y.country_source,
+                               'ip_type', y.ip_type_source, 'enrichment_at', y.enrichment_at_source,
+                               'in_inventory', y.in_inventory))
+                       ORDER BY y.session_id)
+                FROM (SELECT * FROM backfill_snapshot_page(p_run_id, p_after_key, p_limit, 'scan') z
+                      WHERE z.fill
+                      ORDER BY z.session_id
+                      LIMIT 20 - jsonb_array_length(r.sample)) y), '[]'::jsonb)
+        WHERE r.run_id = p_run_id;
+    END IF;
+    RETURN NEXT;
 END
 $fn$;

@@ -3,7 +3,7 @@
 -- (locked by another transaction when their batch ran).
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(18);
+SELECT plan(19);
 
 -- fixture: the hand-made sessions of sql/tests/fixtures/backfill_cases.sql
 \ir fixtures/backfill_cases.sql
@@ -49,9 +49,14 @@ SELECT is((SELECT e -> 'new' ->> 'snapshot_country' FROM backfill_runs, jsonb_ar
 INSERT INTO backfill_runs (run_id, dry_run, record_undo) VALUES (2, false, true);
 SELECT is(pg_temp.drive(2, false, 5), 7, 'real run: 31 candidates in 7 batches of 5');
 SELECT is(pg_temp.counters(2), pg_temp.counters(1), 'dry run counters (by outcome, column and source) = real run counters');
-SELECT is((SELECT count(*)::int FROM (SELECT session_id, reason FROM backfill_rejects WHERE run_id = 1
-                                      EXCEPT SELECT session_id, reason FROM backfill_rejects WHERE run_id = 2) x), 0,
-          'dry run rejects = real run rejects');
+SELECT is((SELECT count(*)::int FROM ((SELECT session_id, reason, detail FROM backfill_rejects WHERE run_id = 1
+                                       EXCEPT SELECT session_id, reason, detail FROM backfill_rejects WHERE run_id = 2)
+                                      UNION ALL
+                                      (SELECT session_id, reason, detail FROM backfill_rejects WHERE run_id = 2
+                                       EXCEPT SELECT session_id, reason, detail FROM backfill_rejects WHERE run_id = 1)) x), 0,
+          'dry run rejects = real run rejects (session, reason and detail, both ways)');
+SELECT cmp_ok((SELECT count(*)::int FROM backfill_rejects WHERE run_id = 1 AND detail IS NOT NULL), '>', 0,
+              'dry run rejects carry their details');
 SELECT is((SELECT count(*)::int FROM backfill_runs r, jsonb_array_elements(r.sample) e
            JOIN session_summaries s ON s.session_id = e ->> 'session_id'
            WHERE r.run_id = 1
