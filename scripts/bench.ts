@@ -5,10 +5,12 @@
 // fresh copy of it (CREATE DATABASE ... TEMPLATE), times:
 //   floor   a single set-based UPDATE doing the same fill (same snapshot rule,
 //           backfill_snapshot_source; no batches, no locks, no undo): the floor.
-//           By default it runs first and again last: the ratios are to the mean of
-//           the floor's runs, because a single floor varies more from run to run than
-//           the backfill does (82.0-92.7 s in seven runs on one day) and the machine's
-//           speed can drift during the ~12 minutes of the bench; each floor run is printed
+//           By default it runs first, in the middle and last: the ratios are to the
+//           mean of the floor's runs, because a single floor varies more from run to run
+//           than the backfill does (82.0-92.7 s in seven runs on one day) and the
+//           machine's speed can drift during the ~15 minutes of the bench; each floor
+//           run is printed. undo, noundo or dry named more than once in --only is
+//           judged on the mean of its runs.
 //   keyset  reference: the floor's UPDATE over keyset batches of the primary key, a
 //           COMMIT each, nothing else (no locks, checkpoint, rejects, counters, undo):
 //           what walking the table in primary-key order costs by itself
@@ -62,7 +64,7 @@ function parseArgs(argv: string[]): Options {
     ips: 0,
     seed: 1,
     batchSize: 2500, // the procedure's default
-    only: ['floor', 'keyset', 'rule', 'undo', 'noundo', 'dry', 'call', 'runner', 'floor'],
+    only: ['floor', 'keyset', 'rule', 'noundo', 'floor', 'undo', 'dry', 'call', 'runner', 'floor'],
     keep: false,
     reuse: false,
   };
@@ -357,6 +359,7 @@ async function main(): Promise<number> {
     ? { seconds: mean(floors.map((r) => r.seconds)), cpu: floorCpus.length === floors.length ? mean(floorCpus) : undefined }
     : undefined;
   const targets: Record<string, number> = { undo: 1.3, noundo: 1.15, dry: 0.5 };
+  const runsOf = (name: string) => results.filter((r) => r.name === name);
   let ok = true;
   const lines = [
     `backfill bench: ${o.sessions} sessions, ${o.ips} IPs, batch size ${o.batchSize}`,
@@ -369,7 +372,9 @@ async function main(): Promise<number> {
     const ratio = floor ? r.seconds / floor.seconds : NaN;
     const cpuRatio = floor?.cpu && r.cpu !== undefined ? r.cpu / floor.cpu : NaN;
     const target = targets[r.name];
-    const met = target === undefined || ratio <= target;
+    // a variant run more than once is judged on its mean (its own line below)
+    const onMean = runsOf(r.name).length > 1;
+    const met = target === undefined || onMean || ratio <= target;
     // the 250 ms target is on how long a batch holds its row locks (a dry run takes none)
     const lockOk = r.lockMax === undefined || r.lockMax <= 250;
     if (!met || !lockOk) ok = false;
@@ -379,7 +384,7 @@ async function main(): Promise<number> {
         r.seconds.toFixed(1).padStart(8),
         Math.round(r.rows / r.seconds).toString().padStart(8),
         (Number.isNaN(ratio) ? '-' : ratio.toFixed(2)).padStart(9),
-        (target === undefined ? '' : `<=${target}${met ? ' ok' : ' MISS'}`).padStart(11),
+        (target === undefined ? '' : `<=${target}${onMean ? ' mean' : met ? ' ok' : ' MISS'}`).padStart(11),
         (r.cpu === undefined ? '-' : r.cpu.toFixed(1)).padStart(7),
         (Number.isNaN(cpuRatio) ? '-' : cpuRatio.toFixed(2)).padStart(14),
         (r.batches?.toString() ?? '-').padStart(9),
@@ -388,6 +393,17 @@ async function main(): Promise<number> {
         r.walMB.toFixed(0).padStart(8),
         `   ${r.sizeBefore} -> ${r.sizeAfter}`,
       ].join(' '),
+    );
+  }
+  for (const name of Object.keys(targets)) {
+    const runs = runsOf(name);
+    if (runs.length < 2) continue;
+    const ratio = floor ? mean(runs.map((r) => r.seconds)) / floor.seconds : NaN; // no floor: a miss
+    const met = ratio <= targets[name]!;
+    if (!met) ok = false;
+    lines.push(
+      `${name}: mean of ${runs.length} runs ${mean(runs.map((r) => r.seconds)).toFixed(1)} s (${runs.map((r) => r.seconds.toFixed(1)).join(', ')}), ` +
+        `${ratio.toFixed(2)}x the floor (target <=${targets[name]}${met ? ' ok' : ' MISS'})`,
     );
   }
   const call = results.find((r) => r.name === 'call');

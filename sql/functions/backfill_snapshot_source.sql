@@ -31,7 +31,9 @@
 -- Locks: none (reads ip_inventory and ip_asn_history, one index probe each).
 -- LANGUAGE sql with a single SELECT, so it is inlined into the caller's query as a
 -- LATERAL subquery (no per-row function call); the OFFSET 0 fences make the JSON
--- conversion and each parse run once per row, not once per reference.
+-- conversion and each parse run once per row, not once per reference (the country's
+-- parse, read by the value, the reason and the detail, ran up to three times per row:
+-- 6% of a dry run and ~4% of the floor on a 400k copy).
 CREATE OR REPLACE FUNCTION backfill_snapshot_source(p_enrichment json, p_first_event_at timestamptz)
 RETURNS TABLE (
     parsed_ip            text,
@@ -56,7 +58,7 @@ SELECT p.ip,
        CASE WHEN p.json_asn IS NOT NULL THEN 'json'
             WHEN h.asn_number IS NOT NULL THEN 'history'
             WHEN inv.current_asn IS NOT NULL THEN 'inventory' END,
-       backfill_parse_country(COALESCE(r.raw_country, inv.geo_country, 'XX')),
+       c.country,
        CASE WHEN r.raw_country IS NOT NULL THEN 'json'
             WHEN inv.geo_country IS NOT NULL THEN 'inventory'
             ELSE 'default' END,
@@ -70,13 +72,13 @@ SELECT p.ip,
             WHEN r.raw_ip IS NULL THEN 'no_source_ip'
             WHEN p.ip IS NULL THEN 'bad_ip'
             WHEN r.raw_asn IS NOT NULL AND p.json_asn IS NULL THEN 'bad_asn'
-            WHEN backfill_parse_country(COALESCE(r.raw_country, inv.geo_country, 'XX')) IS NULL THEN 'bad_country'
+            WHEN c.country IS NULL THEN 'bad_country'
             WHEN r.raw_at IS NOT NULL AND p.json_at IS NULL THEN 'bad_enriched_at' END,
        left(CASE WHEN j.empty IS DISTINCT FROM false THEN left(p_enrichment::text, 200)
                  WHEN r.raw_ip IS NULL THEN NULL
                  WHEN p.ip IS NULL THEN r.raw_ip
                  WHEN r.raw_asn IS NOT NULL AND p.json_asn IS NULL THEN r.raw_asn
-                 WHEN backfill_parse_country(COALESCE(r.raw_country, inv.geo_country, 'XX')) IS NULL
+                 WHEN c.country IS NULL
                      THEN COALESCE(r.raw_country, inv.geo_country)
                  WHEN r.raw_at IS NOT NULL AND p.json_at IS NULL THEN r.raw_at END, 200)
 FROM (
@@ -108,6 +110,11 @@ CROSS JOIN LATERAL (
     OFFSET 0
 ) p
 LEFT JOIN ip_inventory inv ON inv.ip_address = p.ip
+-- the chosen country, parsed once: the value, the reject reason and its detail read it
+CROSS JOIN LATERAL (
+    SELECT backfill_parse_country(COALESCE(r.raw_country, inv.geo_country, 'XX')) AS country
+    OFFSET 0
+) c
 LEFT JOIN LATERAL (
     SELECT hh.asn_number
     FROM ip_asn_history hh
