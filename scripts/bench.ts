@@ -351,15 +351,15 @@ async function main(): Promise<number> {
   }
   await admin.end();
 
+  const runsOf = (name: string) => results.filter((r) => r.name === name);
   // the reference: the mean of the floor's runs (seconds and CPU)
-  const floors = results.filter((r) => r.name === 'floor');
+  const floors = runsOf('floor');
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const floorCpus = floors.flatMap((r) => (r.cpu === undefined ? [] : [r.cpu]));
   const floor = floors.length
     ? { seconds: mean(floors.map((r) => r.seconds)), cpu: floorCpus.length === floors.length ? mean(floorCpus) : undefined }
     : undefined;
   const targets: Record<string, number> = { undo: 1.3, noundo: 1.15, dry: 0.5 };
-  const runsOf = (name: string) => results.filter((r) => r.name === name);
   let ok = true;
   const lines = [
     `backfill bench: ${o.sessions} sessions, ${o.ips} IPs, batch size ${o.batchSize}`,
@@ -398,11 +398,12 @@ async function main(): Promise<number> {
   for (const name of Object.keys(targets)) {
     const runs = runsOf(name);
     if (runs.length < 2) continue;
-    const ratio = floor ? mean(runs.map((r) => r.seconds)) / floor.seconds : NaN; // no floor: a miss
+    const seconds = mean(runs.map((r) => r.seconds));
+    const ratio = floor ? seconds / floor.seconds : NaN; // no floor: a miss
     const met = ratio <= targets[name]!;
     if (!met) ok = false;
     lines.push(
-      `${name}: mean of ${runs.length} runs ${mean(runs.map((r) => r.seconds)).toFixed(1)} s (${runs.map((r) => r.seconds.toFixed(1)).join(', ')}), ` +
+      `${name}: mean of ${runs.length} runs ${seconds.toFixed(1)} s (${runs.map((r) => r.seconds.toFixed(1)).join(', ')}), ` +
         `${ratio.toFixed(2)}x the floor (target <=${targets[name]}${met ? ' ok' : ' MISS'})`,
     );
   }
