@@ -137,7 +137,7 @@ WHERE s.ctid = v.tid
 const FLOOR = fillFrom(`(SELECT s2.ctid AS tid, s2.source_ip, s2.snapshot_asn, s2.snapshot_country, s2.snapshot_ip_type,
              s2.enrichment_at, src.*
         FROM session_summaries s2
-       CROSS JOIN LATERAL backfill_snapshot_source(s2.enrichment, s2.first_event_at) src
+       CROSS JOIN LATERAL backfill_snapshot_source(s2.enrichment, s2.first_event_at, s2.created_at) src
        WHERE s2.source_ip IS NULL OR s2.snapshot_asn IS NULL OR s2.snapshot_country IS NULL
           OR s2.snapshot_ip_type IS NULL OR s2.enrichment_at IS NULL
       OFFSET 0) v`);
@@ -148,7 +148,7 @@ const FLOOR = fillFrom(`(SELECT s2.ctid AS tid, s2.source_ip, s2.snapshot_asn, s
 // last key read (as the backfill's checkpoint does), not after the last row filled.
 const KEYSET_PAGE = `
   SELECT s2.ctid AS tid, s2.session_id, s2.source_ip, s2.snapshot_asn, s2.snapshot_country,
-         s2.snapshot_ip_type, s2.enrichment_at, s2.enrichment, s2.first_event_at
+         s2.snapshot_ip_type, s2.enrichment_at, s2.enrichment, s2.first_event_at, s2.created_at
     FROM session_summaries s2
    WHERE s2.session_id > k
      AND (s2.source_ip IS NULL OR s2.snapshot_asn IS NULL OR s2.snapshot_country IS NULL
@@ -166,7 +166,7 @@ BEGIN
     v AS MATERIALIZED (
       SELECT p.*, src.new_source_ip, src.new_snapshot_asn, src.new_snapshot_country,
              src.new_snapshot_ip_type, src.new_enrichment_at, src.reject_reason
-        FROM page p CROSS JOIN LATERAL backfill_snapshot_source(p.enrichment, p.first_event_at) src),
+        FROM page p CROSS JOIN LATERAL backfill_snapshot_source(p.enrichment, p.first_event_at, p.created_at) src),
     u AS (${fillFrom('v')})
     SELECT max(v.session_id) INTO k FROM v;  -- u runs to completion whether read or not
     EXIT WHEN k IS NULL;
@@ -183,7 +183,7 @@ BEGIN
     WITH v AS MATERIALIZED (
       SELECT p.session_id, src.*
         FROM (${KEYSET_PAGE}) p
-       CROSS JOIN LATERAL backfill_snapshot_source(p.enrichment, p.first_event_at) src)
+       CROSS JOIN LATERAL backfill_snapshot_source(p.enrichment, p.first_event_at, p.created_at) src)
     SELECT max(v.session_id) INTO k FROM v;
     EXIT WHEN k IS NULL;
   END LOOP;

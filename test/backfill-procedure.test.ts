@@ -56,7 +56,7 @@ async function stillFillable(sql: postgres.Sql, ids: string[]): Promise<number> 
   const [row] = await sql`
     select count(*)::int as n
       from session_summaries s
-      cross join lateral backfill_snapshot_source(s.enrichment, s.first_event_at) src
+      cross join lateral backfill_snapshot_source(s.enrichment, s.first_event_at, s.created_at) src
      where s.session_id = any(${ids})
        and src.reject_reason is null
        and ((s.source_ip is null and src.new_source_ip is not null)

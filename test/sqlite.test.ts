@@ -355,7 +355,7 @@ describe('parity with PostgreSQL', () => {
              to_char(CASE WHEN src.reject_reason IS NULL THEN coalesce(s.enrichment_at, src.new_enrichment_at) ELSE s.enrichment_at END
                      AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS enrichment_at
       FROM session_summaries s
-      CROSS JOIN LATERAL backfill_snapshot_source(s.enrichment, s.first_event_at) src
+      CROSS JOIN LATERAL backfill_snapshot_source(s.enrichment, s.first_event_at, s.created_at) src
       WHERE s.source_ip IS NULL OR s.snapshot_asn IS NULL OR s.snapshot_country IS NULL OR s.snapshot_ip_type IS NULL OR s.enrichment_at IS NULL
       ORDER BY s.session_id`;
     expect(expected.length).toBeGreaterThan(1400);

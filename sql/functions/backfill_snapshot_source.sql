@@ -1,40 +1,61 @@
--- backfill_snapshot_source(enrichment json, first_event_at timestamptz) -> one row
+-- backfill_snapshot_source(enrichment json, first_event_at timestamptz, created_at timestamptz)
+--   -> one row
 --
 -- THE snapshot rule of the backfill, for one session: what each snapshot column
 -- should hold, where that value comes from, and why the session must be rejected
--- when it must. Used by backfill_snapshots_batch (real and dry runs) and by the
--- benchmark's single set-based UPDATE, so that all of them compute the same thing.
+-- when it must. Used by backfill_snapshot_page (real and dry runs), by validation
+-- (coverage, accuracy, readiness) and by the benchmark's set-based UPDATE, so that
+-- all of them compute the same thing. created_at is the session row's own.
+--
+-- Two shapes of session enrichment (docs/backfill.md, "Snapshot rule"):
+--   loader  {"session": {"<ip>": {"dshield": ..., "urlhaus": ..., "spur": [...]}}, ...}
+--           as the upstream loader writes it: the capture C is the value of the
+--           FIRST key of "session" in document order, and that key is the IP.
+--           ip_keys counts the keys (a session from several IPs: more than 1).
+--   flat    {"dshield": {"ip": {"number": ...}}, "cymru": ..., "maxmind": ..., "spur": ...,
+--           "enriched_at": ...}: the capture C is the document itself.
+-- Each member (dshield, cymru, maxmind, spur, enriched_at) is read from C and,
+-- where C lacks it, from the top level. Blank strings mean "no value here" (the
+-- loader's skip-enrich payload is all blanks): the next source is read.
 -- Values describe the IP as it was at the session's time; sources in order:
---   source_ip        dshield.ip.number (canonical form), set only when ip_inventory
---                    has that IP (foreign key); otherwise left NULL ("no inventory")
---   snapshot_asn     cymru.asn ('AS' prefix stripped) -> ip_asn_history, latest
---                    observation at or before first_event_at -> ip_inventory.current_asn
---   snapshot_country maxmind.country -> cymru.country -> dshield.ip.ascountry (the
---                    first one present) -> ip_inventory.geo_country -> 'XX' (unknown),
---                    upper-cased; must then match ^[A-Z]{2}$
---   snapshot_ip_type spur.client.types (string, or first string of an array) ->
---                    ip_inventory.ip_types[1], trimmed and upper-cased
---   enrichment_at    enriched_at -> ip_inventory.enrichment_updated_at
--- A value that is present in the JSON but unusable is never silently replaced by a
--- fallback: the session is rejected. reject_reason, first that applies:
+--   source_ip        the session key, else dshield.ip.number (canonical form); set
+--                    only when ip_inventory has that IP (foreign key), else NULL
+--   snapshot_asn     dshield.ip.as -> dshield.ip.asnumber -> spur ASN (list [0];
+--                    object asn: a number, 'AS...' or {"number": ...}) -> cymru.asn
+--                    ('AS' prefix allowed) -> ip_asn_history, latest observation at
+--                    or before first_event_at -> ip_inventory.current_asn
+--   snapshot_country maxmind.country -> cymru.country (geolocation captured with the
+--                    session) -> ip_inventory.geo_country unless 'XX' ->
+--                    dshield.ip.ascountry (the AS's registration country) -> 'XX';
+--                    upper-cased, must then match ^[A-Z]{2}$
+--   snapshot_ip_type spur (backfill_spur_ip_type: list [3], or object client.types
+--                    then infrastructure) -> ip_inventory.ip_types -> the spur member
+--                    of ip_inventory.enrichment; of several types the preferred one
+--                    (backfill_parse_ip_type)
+--   enrichment_at    enriched_at -> the session's created_at when any value above came
+--                    from its own capture (source 'session') ->
+--                    ip_inventory.enrichment_updated_at
+-- A value that is present but unusable is never silently replaced by a fallback:
+-- the session is rejected. reject_reason, first that applies:
 --   no_enrichment   enrichment is SQL NULL, JSON null, not an object, or an object
---                   with none of dshield, cymru, maxmind, spur, enriched_at ({})
---   no_source_ip    dshield.ip.number missing, null or blank
---   bad_ip          dshield.ip.number is not a single IPv4/IPv6 host address
---   bad_asn         cymru.asn present but not a positive integer (after 'AS')
+--                   with none of session, dshield, cymru, maxmind, spur, enriched_at
+--   no_source_ip    no session key and no dshield.ip.number (missing, null, blank)
+--   bad_ip          the IP is not a single IPv4/IPv6 host address
+--   bad_asn         the first ASN present is not a positive integer (after 'AS')
 --   bad_country     the chosen country is not two letters after upper-casing
 --   bad_enriched_at enriched_at present but not a date-time
 -- reject_detail is the offending raw value (at most 200 characters).
--- The *_source columns say 'json', 'history', 'inventory' or 'default' (NULL when
--- no value). Raises only when the JSON cannot be read as text (a \u0000 escape
--- anywhere in the document); the batch function isolates such rows.
+-- The *_source columns say 'json', 'session', 'history', 'inventory' or 'default'
+-- (NULL when no value). Raises only when the JSON cannot be read as text (a \u0000
+-- escape in a value it reads); the batch function isolates such rows.
 -- Locks: none (reads ip_inventory and ip_asn_history, one index probe each).
 -- LANGUAGE sql with a single SELECT, so it is inlined into the caller's query as a
 -- LATERAL subquery (no per-row function call); the OFFSET 0 fences make the JSON
--- conversion and each parse run once per row, not once per reference (the country's
--- parse, read by the value, the reason and the detail, ran up to three times per row:
--- 6% of a dry run and ~4% of the floor on a 400k copy).
-CREATE OR REPLACE FUNCTION backfill_snapshot_source(p_enrichment json, p_first_event_at timestamptz)
+-- conversion and each parse run once per row, not once per reference.
+CREATE OR REPLACE FUNCTION backfill_snapshot_source(
+    p_enrichment     json,
+    p_first_event_at timestamptz,
+    p_created_at     timestamptz)
 RETURNS TABLE (
     parsed_ip            text,
     in_inventory         boolean,
@@ -48,7 +69,8 @@ RETURNS TABLE (
     new_enrichment_at    timestamptz,
     enrichment_at_source text,
     reject_reason        text,
-    reject_detail        text)
+    reject_detail        text,
+    ip_keys              integer)
 LANGUAGE sql STABLE
 AS $fn$
 SELECT p.ip,
@@ -59,14 +81,15 @@ SELECT p.ip,
             WHEN h.asn_number IS NOT NULL THEN 'history'
             WHEN inv.current_asn IS NOT NULL THEN 'inventory' END,
        c.country,
-       CASE WHEN r.raw_country IS NOT NULL THEN 'json'
-            WHEN inv.geo_country IS NOT NULL THEN 'inventory'
-            ELSE 'default' END,
-       COALESCE(p.json_ip_type, nullif(upper(btrim(inv.ip_types[1])), '')),
+       c.source,
+       COALESCE(p.json_ip_type, t.inv_ip_type),
        CASE WHEN p.json_ip_type IS NOT NULL THEN 'json'
-            WHEN nullif(btrim(inv.ip_types[1]), '') IS NOT NULL THEN 'inventory' END,
-       COALESCE(p.json_at, inv.enrichment_updated_at),
+            WHEN t.inv_ip_type IS NOT NULL THEN 'inventory' END,
+       CASE WHEN p.json_at IS NOT NULL THEN p.json_at
+            WHEN a.captured THEN p_created_at
+            ELSE inv.enrichment_updated_at END,
        CASE WHEN p.json_at IS NOT NULL THEN 'json'
+            WHEN a.captured THEN 'session'
             WHEN inv.enrichment_updated_at IS NOT NULL THEN 'inventory' END,
        CASE WHEN j.empty IS DISTINCT FROM false THEN 'no_enrichment'
             WHEN r.raw_ip IS NULL THEN 'no_source_ip'
@@ -78,43 +101,79 @@ SELECT p.ip,
                  WHEN r.raw_ip IS NULL THEN NULL
                  WHEN p.ip IS NULL THEN r.raw_ip
                  WHEN r.raw_asn IS NOT NULL AND p.json_asn IS NULL THEN r.raw_asn
-                 WHEN c.country IS NULL
-                     THEN COALESCE(r.raw_country, inv.geo_country)
-                 WHEN r.raw_at IS NOT NULL AND p.json_at IS NULL THEN r.raw_at END, 200)
+                 WHEN c.country IS NULL THEN c.raw
+                 WHEN r.raw_at IS NOT NULL AND p.json_at IS NULL THEN r.raw_at END, 200),
+       k.ip_keys::integer
 FROM (
-    -- one parse of the document: the top-level members the snapshot needs, as JSON
-    -- text (small), or no row when enrichment is not a JSON object
-    SELECT x.dshield, x.cymru, x.maxmind, x.spur, x.enriched_at,
-           (x.dshield IS NULL AND x.cymru IS NULL AND x.maxmind IS NULL AND x.spur IS NULL
-            AND x.enriched_at IS NULL) AS empty
+    -- one parse of the document: the top-level members the rule reads, as JSON
+    -- text, or no row when enrichment is not a JSON object
+    SELECT x.session, x.dshield, x.cymru, x.maxmind, x.spur, x.enriched_at,
+           (x.session IS NULL AND x.dshield IS NULL AND x.cymru IS NULL AND x.maxmind IS NULL
+            AND x.spur IS NULL AND x.enriched_at IS NULL) AS empty
     FROM (SELECT 1) AS one
     LEFT JOIN LATERAL json_to_record(CASE WHEN json_typeof(p_enrichment) = 'object' THEN p_enrichment END)
-         AS x(dshield json, cymru json, maxmind json, spur json, enriched_at json) ON true
+         AS x(session json, dshield json, cymru json, maxmind json, spur json, enriched_at json) ON true
     OFFSET 0
 ) j
+-- loader shape: the first key of "session" (document order: json keeps it) and its value
+LEFT JOIN LATERAL (
+    SELECT e.key AS ip_key, e.value AS capture, count(*) OVER () AS ip_keys
+    FROM json_each(CASE WHEN json_typeof(j.session) = 'object' THEN j.session END)
+         WITH ORDINALITY AS e(key, value, n)
+    ORDER BY e.n
+    LIMIT 1
+) k ON true
+LEFT JOIN LATERAL json_to_record(CASE WHEN json_typeof(k.capture) = 'object' THEN k.capture END)
+     AS cap(dshield json, cymru json, maxmind json, spur json, enriched_at json) ON true
+-- the raw values, member-wise from the capture first, then the top level
 CROSS JOIN LATERAL (
-    SELECT nullif(btrim(j.dshield #>> '{ip,number}', E' \t\r\n'), '')          AS raw_ip,
-           nullif(btrim(j.cymru ->> 'asn', E' \t\r\n'), '')                     AS raw_asn,
-           COALESCE(nullif(btrim(j.maxmind ->> 'country', E' \t\r\n'), ''),
-                    nullif(btrim(j.cymru ->> 'country', E' \t\r\n'), ''),
-                    nullif(btrim(j.dshield #>> '{ip,ascountry}', E' \t\r\n'), '')) AS raw_country,
-           nullif(btrim(j.enriched_at #>> '{}', E' \t\r\n'), '')               AS raw_at,
-           j.spur #> '{client,types}'                                            AS raw_types
+    SELECT COALESCE(nullif(btrim(k.ip_key, E' \t\r\n'), ''),
+                    nullif(btrim(m.dshield #>> '{ip,number}', E' \t\r\n'), ''))         AS raw_ip,
+           COALESCE(nullif(btrim(m.dshield #>> '{ip,as}', E' \t\r\n'), ''),
+                    nullif(btrim(m.dshield #>> '{ip,asnumber}', E' \t\r\n'), ''),
+                    nullif(btrim(CASE json_typeof(m.spur)
+                                     WHEN 'array' THEN m.spur ->> 0
+                                     WHEN 'object' THEN
+                                         CASE WHEN json_typeof(m.spur -> 'asn') = 'object'
+                                              THEN m.spur #>> '{asn,number}'
+                                              ELSE m.spur ->> 'asn' END
+                                 END, E' \t\r\n'), ''),
+                    nullif(btrim(m.cymru ->> 'asn', E' \t\r\n'), ''))                   AS raw_asn,
+           COALESCE(nullif(btrim(m.maxmind ->> 'country', E' \t\r\n'), ''),
+                    nullif(btrim(m.cymru ->> 'country', E' \t\r\n'), ''))               AS raw_geo,
+           nullif(btrim(m.dshield #>> '{ip,ascountry}', E' \t\r\n'), '')                AS raw_as_country,
+           nullif(btrim(m.enriched_at #>> '{}', E' \t\r\n'), '')                        AS raw_at,
+           m.spur
+    FROM (SELECT COALESCE(cap.dshield, j.dshield) AS dshield, COALESCE(cap.cymru, j.cymru) AS cymru,
+                 COALESCE(cap.maxmind, j.maxmind) AS maxmind, COALESCE(cap.spur, j.spur) AS spur,
+                 COALESCE(cap.enriched_at, j.enriched_at) AS enriched_at) m
     OFFSET 0
 ) r
 CROSS JOIN LATERAL (
     SELECT backfill_parse_ip(r.raw_ip)                  AS ip,
            backfill_parse_asn(r.raw_asn)                AS json_asn,
-           backfill_parse_ip_type(r.raw_types)          AS json_ip_type,
+           backfill_spur_ip_type(r.spur)                AS json_ip_type,
            backfill_parse_timestamptz(r.raw_at)         AS json_at
     OFFSET 0
 ) p
 LEFT JOIN ip_inventory inv ON inv.ip_address = p.ip
--- the chosen country, parsed once: the value, the reject reason and its detail read it
+-- the chosen country, parsed once: the value, its source, the reject and its detail read it
 CROSS JOIN LATERAL (
-    SELECT backfill_parse_country(COALESCE(r.raw_country, inv.geo_country, 'XX')) AS country
+    SELECT x.raw, backfill_parse_country(x.raw) AS country,
+           CASE WHEN r.raw_geo IS NOT NULL THEN 'json'
+                WHEN inv.geo_country <> 'XX' THEN 'inventory'
+                WHEN r.raw_as_country IS NOT NULL THEN 'json'
+                ELSE 'default' END AS source
+    FROM (SELECT COALESCE(r.raw_geo, nullif(inv.geo_country, 'XX'), r.raw_as_country, 'XX') AS raw) x
     OFFSET 0
 ) c
+-- the inventory's IP type, read only when the session's capture has none
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN p.json_ip_type IS NULL AND inv.ip_address IS NOT NULL
+                THEN COALESCE(backfill_parse_ip_type(to_json(inv.ip_types)),
+                              backfill_spur_ip_type((inv.enrichment -> 'spur')::json)) END AS inv_ip_type
+    OFFSET 0
+) t
 LEFT JOIN LATERAL (
     SELECT hh.asn_number
     FROM ip_asn_history hh
@@ -124,4 +183,9 @@ LEFT JOIN LATERAL (
     ORDER BY hh.observed_at DESC
     LIMIT 1
 ) h ON true
+-- whether a value written comes from the session's own capture (enrichment_at)
+CROSS JOIN LATERAL (
+    SELECT (p.json_asn IS NOT NULL OR c.source = 'json' OR p.json_ip_type IS NOT NULL)
+           AND p_created_at IS NOT NULL AS captured
+) a
 $fn$;

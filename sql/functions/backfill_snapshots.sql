@@ -461,13 +461,14 @@ BEGIN
                     v_id, CASE WHEN v_dry THEN 'DRY RUN ' ELSE '' END, round((v_run.elapsed_ms / 1000)::numeric, 1),
                     v_run.rows_scanned, v_run.rows_filled, v_run.rows_unchanged, v_run.rows_rejected,
                     v_run.rows_no_inventory, v_run.rows_resolved_elsewhere;
-                RAISE NOTICE 'backfill run %: cells %: source_ip %, snapshot_asn % (json %, history %, inventory %), snapshot_country % (json %, inventory %, default XX %), snapshot_ip_type % (json %, inventory %), enrichment_at % (json %, inventory %)',
+                RAISE NOTICE 'backfill run %: cells %: source_ip %, snapshot_asn % (json %, history %, inventory %), snapshot_country % (json %, inventory %, default XX %), snapshot_ip_type % (json %, inventory %), enrichment_at % (json %, session created_at %, inventory %); % sessions named more than one source IP (the first was used)',
                     v_id, CASE WHEN v_dry THEN 'that would be filled' ELSE 'filled' END,
                     v_run.filled_source_ip, v_run.filled_snapshot_asn, v_run.asn_from_json,
                     v_run.asn_from_history, v_run.asn_from_inventory, v_run.filled_snapshot_country,
                     v_run.country_from_json, v_run.country_from_inventory, v_run.country_default,
                     v_run.filled_snapshot_ip_type, v_run.ip_type_from_json, v_run.ip_type_from_inventory,
-                    v_run.filled_enrichment_at, v_run.enrichment_at_from_json, v_run.enrichment_at_from_inventory;
+                    v_run.filled_enrichment_at, v_run.enrichment_at_from_json, v_run.enrichment_at_from_session,
+                    v_run.enrichment_at_from_inventory, v_run.rows_multi_ip;
                 IF v_run.rows_rejected > 0 THEN
                     SELECT string_agg(format('%s %s', x.reason, x.n), ', ' ORDER BY x.n DESC) INTO v_line
                     FROM (SELECT j.reason, count(*) AS n FROM backfill_rejects j WHERE j.run_id = v_id GROUP BY j.reason) x;

@@ -88,7 +88,7 @@ BEGIN
     -- first: a materialized row is unpacked up to the last column a reader uses, and
     -- most readers below only filter on fill or read the key and the tid.
     cand AS MATERIALIZED (
-        SELECT c.fill, c.tid, c.f_ip, c.f_asn, c.f_country, c.f_type, c.f_at, c.in_inventory,
+        SELECT c.fill, c.tid, c.f_ip, c.f_asn, c.f_country, c.f_type, c.f_at, c.in_inventory, c.ip_keys,
                c.session_id, c.reject_reason, c.reject_detail,
                c.asn_source, c.country_source, c.ip_type_source, c.enrichment_at_source,
                c.source_ip, c.snapshot_asn, c.snapshot_country, c.snapshot_ip_type, c.enrichment_at,
@@ -181,6 +181,7 @@ BEGIN
                count(*) FILTER (WHERE NOT x.fill AND x.reject_reason IS NOT NULL) AS n_rej,
                count(*) FILTER (WHERE NOT x.fill AND x.reject_reason IS NULL) AS n_same,
                count(*) FILTER (WHERE NOT x.fill AND x.reject_reason IS NULL AND NOT x.in_inventory) AS n_noinv,
+               count(*) FILTER (WHERE NOT x.fill AND x.ip_keys > 1) AS n_multi,
                count(*)::integer AS n_cand,
                max(x.session_id)::text AS kmax,
                min(x.session_id)::text AS kmin
@@ -189,6 +190,7 @@ BEGIN
     filled AS (
         SELECT count(*)::integer AS n,
                count(*) FILTER (WHERE NOT x.in_inventory) AS n_noinv,
+               count(*) FILTER (WHERE x.ip_keys > 1) AS n_multi,
                count(*) FILTER (WHERE x.f_ip) AS f_ip,
                count(*) FILTER (WHERE x.f_asn) AS f_asn,
                count(*) FILTER (WHERE x.f_country) AS f_country,
@@ -203,6 +205,7 @@ BEGIN
                count(*) FILTER (WHERE x.f_type AND x.ip_type_source = 'json') AS t_json,
                count(*) FILTER (WHERE x.f_type AND x.ip_type_source = 'inventory') AS t_inv,
                count(*) FILTER (WHERE x.f_at AND x.enrichment_at_source = 'json') AS at_json,
+               count(*) FILTER (WHERE x.f_at AND x.enrichment_at_source = 'session') AS at_sess,
                count(*) FILTER (WHERE x.f_at AND x.enrichment_at_source = 'inventory') AS at_inv
         FROM todo x
     ),
@@ -219,8 +222,9 @@ BEGIN
                (SELECT count(*) FROM del_def dd
                  WHERE NOT EXISTS (SELECT 1 FROM cand c WHERE c.session_id = dd.session_id))::integer AS n_elsewhere,
                st.n + f.n AS n_counted, st.n_rej, st.n_same, f.n AS n_fill, st.n_noinv + f.n_noinv AS n_noinv,
+               st.n_multi + f.n_multi AS n_multi,
                f.f_ip, f.f_asn, f.f_country, f.f_type, f.f_at, f.asn_json, f.asn_hist, f.asn_inv,
-               f.c_json, f.c_inv, f.c_def, f.t_json, f.t_inv, f.at_json, f.at_inv
+               f.c_json, f.c_inv, f.c_def, f.t_json, f.t_inv, f.at_json, f.at_sess, f.at_inv
         FROM settled st, filled f
     ),
     upd_run AS (
@@ -232,6 +236,7 @@ BEGIN
             rows_no_inventory = r.rows_no_inventory + a.n_noinv,
             rows_deferred = r.rows_deferred + a.n_def_add - a.n_def_del,
             rows_resolved_elsewhere = r.rows_resolved_elsewhere + a.n_elsewhere,
+            rows_multi_ip = r.rows_multi_ip + a.n_multi,
             filled_source_ip = r.filled_source_ip + a.f_ip,
             filled_snapshot_asn = r.filled_snapshot_asn + a.f_asn,
             filled_snapshot_country = r.filled_snapshot_country + a.f_country,
@@ -246,6 +251,7 @@ BEGIN
             ip_type_from_json = r.ip_type_from_json + a.t_json,
             ip_type_from_inventory = r.ip_type_from_inventory + a.t_inv,
             enrichment_at_from_json = r.enrichment_at_from_json + a.at_json,
+            enrichment_at_from_session = r.enrichment_at_from_session + a.at_sess,
             enrichment_at_from_inventory = r.enrichment_at_from_inventory + a.at_inv,
             last_key = CASE WHEN p_phase = 'scan' THEN COALESCE(a.kmax, r.last_key) ELSE r.last_key END,
             sweep_key = CASE WHEN p_phase = 'sweep' THEN COALESCE(a.kmax, r.sweep_key) ELSE r.sweep_key END,

@@ -14,7 +14,7 @@
 --                  would not have written this session at all)
 --   stored_* / expected_*  the values, for the report
 --   temporal_drift the stored snapshot differs from TODAY's ip_inventory (current_asn,
---                  geo_country, ip_types[1]): the IP moved since the attack. Expected and
+--                  geo_country, preferred ip_types element): the IP moved since the attack. Expected and
 --                  reported apart, not an error. drift_columns names what differs.
 -- psql: SELECT * FROM validate_accuracy(1000, 42) WHERE NOT matches;
 -- Locks: ACCESS SHARE on session_summaries, ip_inventory, ip_asn_history. Writes nothing.
@@ -57,7 +57,7 @@ FROM (
                 ELSE array_remove(ARRAY[
                     CASE WHEN s.snapshot_asn IS DISTINCT FROM inv.current_asn THEN 'asn' END,
                     CASE WHEN s.snapshot_country IS DISTINCT FROM inv.geo_country THEN 'country' END,
-                    CASE WHEN s.snapshot_ip_type IS DISTINCT FROM nullif(upper(btrim(inv.ip_types[1])), '') THEN 'ip_type' END], NULL)
+                    CASE WHEN s.snapshot_ip_type IS DISTINCT FROM backfill_parse_ip_type(to_json(inv.ip_types)) THEN 'ip_type' END], NULL)
            END AS drift
     FROM (
         SELECT ss.*
@@ -66,7 +66,7 @@ FROM (
         ORDER BY hashtextextended(ss.session_id, p_seed), ss.session_id
         LIMIT greatest(p_sample_size, 0)
     ) s
-    CROSS JOIN LATERAL backfill_snapshot_source(s.enrichment, s.first_event_at) r
+    CROSS JOIN LATERAL backfill_snapshot_source(s.enrichment, s.first_event_at, s.created_at) r
     LEFT JOIN ip_inventory inv ON inv.ip_address = s.source_ip
 ) x
 ORDER BY x.session_id

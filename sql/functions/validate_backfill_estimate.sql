@@ -37,7 +37,7 @@ BEGIN
       FROM (-- OFFSET 0: each output of the rule computed once per row, as the backfill does
             SELECT r.reject_reason, r.in_inventory
               FROM session_summaries s
-             CROSS JOIN LATERAL backfill_snapshot_source(s.enrichment, s.first_event_at) r
+             CROSS JOIN LATERAL backfill_snapshot_source(s.enrichment, s.first_event_at, s.created_at) r
              WHERE s.session_id = ANY (v_ids)
             OFFSET 0) r;
     sample_ms := round(extract(epoch FROM clock_timestamp() - v_start)::numeric * 1000, 1);

@@ -38,7 +38,7 @@ FROM (
         -- to reject_reason above would evaluate its expression again)
         SELECT s.snapshot_country, s.source_ip, r.reject_reason, r.in_inventory
         FROM session_summaries s
-        LEFT JOIN LATERAL backfill_snapshot_source(s.enrichment, s.first_event_at) r
+        LEFT JOIN LATERAL backfill_snapshot_source(s.enrichment, s.first_event_at, s.created_at) r
                ON s.snapshot_country IS NULL
         OFFSET 0
     ) s

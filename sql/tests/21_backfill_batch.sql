@@ -34,15 +34,15 @@ SELECT is(pg_temp.row_of('s04-asn-history-later'), '1.2.3.4|4134|CN|DATACENTER|2
 SELECT is(pg_temp.row_of('s05-asn-inventory'), '1.2.3.4|4134|CN|DATACENTER|2025-05-01 10:00', 'asn: no observation before the session -> ip_inventory.current_asn');
 SELECT is(pg_temp.row_of('s06-asn-json-null'), '1.2.3.4|4837|CN|DATACENTER|2025-05-01 10:00', 'asn: JSON null counts as missing -> history');
 SELECT is(pg_temp.row_of('s07-country-cymru'), '1.2.3.4|4134|DE|DATACENTER|2025-05-01 10:00', 'country: no maxmind -> cymru.country, upper-cased');
-SELECT is(pg_temp.row_of('s08-country-dshield'), '1.2.3.4|4837|FR|DATACENTER|2025-05-01 10:00', 'country: then dshield.ip.ascountry');
+SELECT is(pg_temp.row_of('s08-country-dshield'), '1.2.3.4|4837|CN|DATACENTER|2025-05-01 10:00', 'country: no geolocation in JSON -> ip_inventory.geo_country before dshield.ip.ascountry');
 SELECT is(pg_temp.row_of('s09-country-inventory'), '1.2.3.4|4837|CN|DATACENTER|2025-05-01 10:00', 'country: none in JSON -> ip_inventory.geo_country');
 SELECT is(pg_temp.row_of('s10-country-xx'), '5.6.7.8|4837|XX||', 'country: inventory without country -> XX; no type, no time anywhere -> NULL');
 SELECT is(pg_temp.row_of('s22-no-inventory'), '|4134|CN|DATACENTER|2025-05-01 10:00', 'no inventory: source_ip left NULL, the rest from JSON');
 SELECT is(pg_temp.row_of('s23-ipv6'), '2001:db8::1|13335|US|MOBILE|2025-05-01 10:00', 'IPv6 canonical; asn, country, type from inventory');
-SELECT is(pg_temp.row_of('s24-types-array'), '1.2.3.4|4134|CN|MOBILE|2025-05-01 10:00', 'type: first element of the array, upper-cased');
+SELECT is(pg_temp.row_of('s24-types-array'), '1.2.3.4|4134|CN|VPN|2025-05-01 10:00', 'type: the preferred element of the array (VPN before MOBILE), upper-cased');
 SELECT is(pg_temp.row_of('s25-type-inventory'), '1.2.3.4|4134|CN|DATACENTER|2025-05-01 10:00', 'type: no spur -> ip_inventory.ip_types[1], upper-cased');
-SELECT is(pg_temp.row_of('s26-type-none'), '5.6.7.8|4837|SE||', 'type: no spur and empty ip_types -> stays NULL');
-SELECT is(pg_temp.row_of('s27-at-inventory'), '1.2.3.4|4134|CN|DATACENTER|2025-06-01 00:00', 'enrichment_at: no enriched_at -> ip_inventory.enrichment_updated_at');
+SELECT is(pg_temp.row_of('s26-type-none'), '5.6.7.8|4837|SE||2025-03-01 01:00', 'type: no spur and empty ip_types -> stays NULL; enrichment_at: the country came from the capture -> created_at');
+SELECT is(pg_temp.row_of('s27-at-inventory'), '1.2.3.4|4134|CN|DATACENTER|2025-03-01 01:00', 'enrichment_at: no enriched_at, values from the capture -> the session''s created_at');
 
 -- NULL-only filling, never an overwrite
 SELECT is(pg_temp.row_of('s28-prefilled-country'), '1.2.3.4|4134|JP|DATACENTER|2025-05-01 10:00', 'a value written by someone else (JP) is kept, the NULLs are filled');
@@ -82,7 +82,7 @@ SELECT is((SELECT rows_scanned - rows_filled - rows_unchanged - rows_rejected - 
 SELECT is((SELECT format('%s %s %s', asn_from_json, asn_from_history, asn_from_inventory) FROM backfill_runs WHERE run_id = 1),
           '8 5 4', 'counter: ASN sources (json, history, inventory)');
 SELECT is((SELECT format('%s %s %s', country_from_json, country_from_inventory, country_default) FROM backfill_runs WHERE run_id = 1),
-          '13 3 0', 'counter: country sources (json, inventory, default)');
+          '12 3 1', 'counter: country sources (json, inventory, default: the inventory says XX and the session names no country)');
 SELECT is((SELECT batches FROM backfill_runs WHERE run_id = 1), 1, 'checkpoint: one batch counted');
 SELECT is((SELECT count(*)::int FROM backfill_batches WHERE run_id = 1), 1, 'checkpoint: one backfill_batches row');
 

@@ -20,7 +20,8 @@ CREATE FUNCTION pg_temp.counters(p_run bigint) RETURNS text LANGUAGE sql AS $$
                      filled_source_ip, filled_snapshot_asn, filled_snapshot_country, filled_snapshot_ip_type,
                      filled_enrichment_at, asn_from_json, asn_from_history, asn_from_inventory,
                      country_from_json, country_from_inventory, country_default, ip_type_from_json,
-                     ip_type_from_inventory, enrichment_at_from_json, enrichment_at_from_inventory)
+                     ip_type_from_inventory, enrichment_at_from_json, enrichment_at_from_session,
+                     enrichment_at_from_inventory, rows_multi_ip)
     FROM backfill_runs WHERE run_id = p_run
 $$;
 

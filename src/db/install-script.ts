@@ -25,10 +25,11 @@ export function buildInstallScript(version: string): string {
     '\\set ON_ERROR_STOP on',
     'SET client_min_messages = warning;',
     '',
-    '-- 1. Functions and procedures (sql/functions)',
+    '-- 1. Upgrade steps (sql/upgrades), then functions and procedures (sql/functions)',
     'BEGIN;',
     'SET LOCAL check_function_bodies = off;',
   ];
+  for (const f of sqlFiles('upgrades')) parts.push(`-- upgrades/${f.name}`, f.text.trim(), '');
   for (const f of sqlFiles('functions')) parts.push(`-- functions/${f.name}`, f.text.trim(), '');
   parts.push('COMMIT;', '', '-- 2. Migrations (sql/migrations), each once, in its own transaction',
     `CREATE TABLE IF NOT EXISTS ${MIGRATIONS_TABLE} (id SERIAL PRIMARY KEY, name varchar(255) NOT NULL, run_on timestamp NOT NULL);`);

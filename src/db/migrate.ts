@@ -1,13 +1,14 @@
 // `migrate`: install sql/functions, apply pending sql/migrations with node-pg-migrate
 // (each migration in its own transaction), then install sql/views.
 import { runner } from 'node-pg-migrate';
+import { relative } from 'node:path';
 import type postgres from 'postgres';
 import { CliError, ExitCode } from '../errors.js';
 import { log } from '../log.js';
 import { pgClientConfig, type Database } from './connect.js';
 import { redact } from './redact.js';
 import { forgetMigrationChecksums, recordMigrationChecksums } from './migration-checksums.js';
-import { sqlDir, sqlFiles, type SqlDir } from './sqlfiles.js';
+import { functionInstallFiles, sqlDir, sqlFiles, sqlRoot, type SqlDir } from './sqlfiles.js';
 
 export const MIGRATIONS_TABLE = 'pgmigrations';
 
@@ -47,10 +48,11 @@ async function runFile(sql: postgres.Sql, name: string, text: string): Promise<v
 }
 
 export async function installObjects(db: Database, dir: Extract<SqlDir, 'functions' | 'views' | 'seed'>): Promise<number> {
-  const files = sqlFiles(dir);
+  const files = dir === 'functions' ? functionInstallFiles() : sqlFiles(dir);
   for (const file of files) {
-    log.verbose(`installing ${dir}/${file.name}`);
-    await runFile(db.sql, `${dir}/${file.name}`, file.text);
+    const name = relative(sqlRoot, file.path);
+    log.verbose(`installing ${name}`);
+    await runFile(db.sql, name, file.text);
   }
   return files.length;
 }
@@ -113,7 +115,7 @@ export async function inRolledBackTransaction<T>(
     .begin(async (tx) => {
       if (options.withCurrentFunctions) {
         await tx.unsafe('set local check_function_bodies = off');
-        for (const f of sqlFiles('functions')) await tx.unsafe(f.text).simple();
+        for (const f of functionInstallFiles()) await tx.unsafe(f.text).simple();
       }
       result = await fn(tx);
       throw new RollbackSignal();

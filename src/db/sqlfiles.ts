@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 export const packageRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 export const sqlRoot = join(packageRoot, 'sql');
 
-export type SqlDir = 'migrations' | 'functions' | 'views' | 'rollback' | 'tests' | 'seed';
+export type SqlDir = 'migrations' | 'upgrades' | 'functions' | 'views' | 'rollback' | 'tests' | 'seed';
 
 export function sqlDir(dir: SqlDir): string {
   return join(sqlRoot, dir);
@@ -27,6 +27,14 @@ export function sqlFiles(dir: SqlDir): SqlFile[] {
     .filter((f) => f.endsWith('.sql'))
     .sort()
     .map((name) => ({ name, path: join(path, name), text: readFileSync(join(path, name), 'utf8') }));
+}
+
+/**
+ * What installing the functions runs, in order: the upgrade steps (sql/upgrades: drops of
+ * signatures that changed, guarded), then every object of sql/functions.
+ */
+export function functionInstallFiles(): SqlFile[] {
+  return [...sqlFiles('upgrades'), ...sqlFiles('functions')];
 }
 
 /** The up section of a node-pg-migrate SQL migration. */

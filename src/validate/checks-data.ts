@@ -58,7 +58,7 @@ export async function coverageChecks(r: CheckRunner): Promise<Coverage | undefin
         noSourceIp: { total: b('no_source_ip'), reasons: c.reasons.no_source_ip ?? {} },
       },
     };
-  }, { functions: ['validate_coverage()', 'backfill_snapshot_source(json,timestamptz)'], schema: true, threshold: `>= ${min}%` });
+  }, { functions: ['validate_coverage()', 'backfill_snapshot_source(json,timestamptz,timestamptz)'], schema: true, threshold: `>= ${min}%` });
 
   await r.run({ id: 'coverage.backfill_runs', title: 'Backfill runs finished', severity: 'WARNING' }, async (tx) => {
     const [t] = await tx`select to_regclass('backfill_runs') is not null as ok, to_regclass('backfill_rejects') is not null as rj`;
@@ -122,7 +122,7 @@ export async function accuracyChecks(r: CheckRunner, seed: number): Promise<void
         query: `SELECT * FROM validate_accuracy(${size}, ${seed}) WHERE NOT matches;`,
       },
     };
-  }, { functions: ['validate_accuracy(integer,bigint)', 'backfill_snapshot_source(json,timestamptz)'], schema: true, threshold: `>= ${min}%` });
+  }, { functions: ['validate_accuracy(integer,bigint)', 'backfill_snapshot_source(json,timestamptz,timestamptz)'], schema: true, threshold: `>= ${min}%` });
 
   const spec = { id: 'accuracy.temporal_drift', title: "Snapshots differing from today's ip_inventory (temporal drift)", severity: 'INFO' as Severity };
   if (!sample) {
@@ -236,7 +236,7 @@ export async function readinessChecks(r: CheckRunner, coverage: Coverage | undef
         observedRate: observed ?? null, note: 'estimated from a read-only sample; the backfill engine\'s own dry run is not called because it records a run row',
       },
     };
-  }, { functions: ['validate_backfill_estimate(integer,bigint)', 'backfill_snapshot_source(json,timestamptz)'], schema: true });
+  }, { functions: ['validate_backfill_estimate(integer,bigint)', 'backfill_snapshot_source(json,timestamptz,timestamptz)'], schema: true });
 }
 
 export function fmtDuration(seconds: number): string {
