@@ -43,6 +43,7 @@ RETURNS TABLE (
     reject_reason        text,
     reject_detail        text,
     ip_keys              integer,
+    shape                text,
     f_ip                 boolean,
     f_asn                boolean,
     f_country            boolean,

@@ -7,16 +7,11 @@
 -- (coverage, accuracy, readiness) and by the benchmark's set-based UPDATE, so that
 -- all of them compute the same thing. created_at is the session row's own.
 --
--- Two shapes of session enrichment (docs/backfill.md, "Snapshot rule"):
---   loader  {"session": {"<ip>": {"dshield": ..., "urlhaus": ..., "spur": [...]}}, ...}
---           as the upstream loader writes it: the capture C is the value of the
---           FIRST key of "session" in document order, and that key is the IP.
---           ip_keys counts the keys (a session from several IPs: more than 1).
---   flat    {"dshield": {"ip": {"number": ...}}, "cymru": ..., "maxmind": ..., "spur": ...,
---           "enriched_at": ...}: the capture C is the document itself.
--- Each member (dshield, cymru, maxmind, spur, enriched_at) is read from C and,
--- where C lacks it, from the top level. Blank strings mean "no value here" (the
--- loader's skip-enrich payload is all blanks): the next source is read.
+-- The JSON is read by backfill_enrichment_capture, in either shape the upstream code
+-- writes (the loader's {"session": {"<ip>": {...}}}, or flat top-level members); its
+-- shape and ip_keys (IPs named under "session") are passed through. Blank strings mean
+-- "no value here" (the loader's skip-enrich payload is all blanks): the next source
+-- is read.
 -- Values describe the IP as it was at the session's time; sources in order:
 --   source_ip        the session key, else dshield.ip.number (canonical form); set
 --                    only when ip_inventory has that IP (foreign key), else NULL
@@ -70,7 +65,8 @@ RETURNS TABLE (
     enrichment_at_source text,
     reject_reason        text,
     reject_detail        text,
-    ip_keys              integer)
+    ip_keys              integer,
+    shape                text)
 LANGUAGE sql STABLE
 AS $fn$
 SELECT p.ip,
@@ -91,64 +87,21 @@ SELECT p.ip,
        CASE WHEN p.json_at IS NOT NULL THEN 'json'
             WHEN a.captured THEN 'session'
             WHEN inv.enrichment_updated_at IS NOT NULL THEN 'inventory' END,
-       CASE WHEN j.empty IS DISTINCT FROM false THEN 'no_enrichment'
+       CASE WHEN r.no_members THEN 'no_enrichment'
             WHEN r.raw_ip IS NULL THEN 'no_source_ip'
             WHEN p.ip IS NULL THEN 'bad_ip'
             WHEN r.raw_asn IS NOT NULL AND p.json_asn IS NULL THEN 'bad_asn'
             WHEN c.country IS NULL THEN 'bad_country'
             WHEN r.raw_at IS NOT NULL AND p.json_at IS NULL THEN 'bad_enriched_at' END,
-       left(CASE WHEN j.empty IS DISTINCT FROM false THEN left(p_enrichment::text, 200)
+       left(CASE WHEN r.no_members THEN left(p_enrichment::text, 200)
                  WHEN r.raw_ip IS NULL THEN NULL
                  WHEN p.ip IS NULL THEN r.raw_ip
                  WHEN r.raw_asn IS NOT NULL AND p.json_asn IS NULL THEN r.raw_asn
                  WHEN c.country IS NULL THEN c.raw
                  WHEN r.raw_at IS NOT NULL AND p.json_at IS NULL THEN r.raw_at END, 200),
-       k.ip_keys::integer
-FROM (
-    -- one parse of the document: the top-level members the rule reads, as JSON
-    -- text, or no row when enrichment is not a JSON object
-    SELECT x.session, x.dshield, x.cymru, x.maxmind, x.spur, x.enriched_at,
-           (x.session IS NULL AND x.dshield IS NULL AND x.cymru IS NULL AND x.maxmind IS NULL
-            AND x.spur IS NULL AND x.enriched_at IS NULL) AS empty
-    FROM (SELECT 1) AS one
-    LEFT JOIN LATERAL json_to_record(CASE WHEN json_typeof(p_enrichment) = 'object' THEN p_enrichment END)
-         AS x(session json, dshield json, cymru json, maxmind json, spur json, enriched_at json) ON true
-    OFFSET 0
-) j
--- loader shape: the first key of "session" (document order: json keeps it) and its value
-LEFT JOIN LATERAL (
-    SELECT e.key AS ip_key, e.value AS capture, count(*) OVER () AS ip_keys
-    FROM json_each(CASE WHEN json_typeof(j.session) = 'object' THEN j.session END)
-         WITH ORDINALITY AS e(key, value, n)
-    ORDER BY e.n
-    LIMIT 1
-) k ON true
-LEFT JOIN LATERAL json_to_record(CASE WHEN json_typeof(k.capture) = 'object' THEN k.capture END)
-     AS cap(dshield json, cymru json, maxmind json, spur json, enriched_at json) ON true
--- the raw values, member-wise from the capture first, then the top level
-CROSS JOIN LATERAL (
-    SELECT COALESCE(nullif(btrim(k.ip_key, E' \t\r\n'), ''),
-                    nullif(btrim(m.dshield #>> '{ip,number}', E' \t\r\n'), ''))         AS raw_ip,
-           COALESCE(nullif(btrim(m.dshield #>> '{ip,as}', E' \t\r\n'), ''),
-                    nullif(btrim(m.dshield #>> '{ip,asnumber}', E' \t\r\n'), ''),
-                    nullif(btrim(CASE json_typeof(m.spur)
-                                     WHEN 'array' THEN m.spur ->> 0
-                                     WHEN 'object' THEN
-                                         CASE WHEN json_typeof(m.spur -> 'asn') = 'object'
-                                              THEN m.spur #>> '{asn,number}'
-                                              ELSE m.spur ->> 'asn' END
-                                 END, E' \t\r\n'), ''),
-                    nullif(btrim(m.cymru ->> 'asn', E' \t\r\n'), ''))                   AS raw_asn,
-           COALESCE(nullif(btrim(m.maxmind ->> 'country', E' \t\r\n'), ''),
-                    nullif(btrim(m.cymru ->> 'country', E' \t\r\n'), ''))               AS raw_geo,
-           nullif(btrim(m.dshield #>> '{ip,ascountry}', E' \t\r\n'), '')                AS raw_as_country,
-           nullif(btrim(m.enriched_at #>> '{}', E' \t\r\n'), '')                        AS raw_at,
-           m.spur
-    FROM (SELECT COALESCE(cap.dshield, j.dshield) AS dshield, COALESCE(cap.cymru, j.cymru) AS cymru,
-                 COALESCE(cap.maxmind, j.maxmind) AS maxmind, COALESCE(cap.spur, j.spur) AS spur,
-                 COALESCE(cap.enriched_at, j.enriched_at) AS enriched_at) m
-    OFFSET 0
-) r
+       r.ip_keys,
+       r.shape
+FROM backfill_enrichment_capture(p_enrichment) r
 CROSS JOIN LATERAL (
     SELECT backfill_parse_ip(r.raw_ip)                  AS ip,
            backfill_parse_asn(r.raw_asn)                AS json_asn,

@@ -5,7 +5,7 @@
 -- values of each shape, and one batch over all of them (counters, no abort).
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(53);
+SELECT plan(63);
 
 TRUNCATE session_summaries, ip_asn_history, ip_inventory, asn_inventory,
          backfill_runs, backfill_batches, backfill_rejects, backfill_undo, backfill_deferred CASCADE;
@@ -166,6 +166,18 @@ SELECT is(pg_temp.rule(pg_temp.skip('198.51.100.77')), '||XX|||', 'skip-enrich, 
 SELECT is(pg_temp.rule('{"dshield": {"ip": {"number": "198.51.100.20", "ascountry": "cn"}}, "cymru": {"asn": "AS4134"}}'),
           '198.51.100.20|4134|CN|RESIDENTIAL|2025-03-01 01:00|', 'flat: cymru.asn, ascountry after the inventory''s XX, type from the inventory SPUR');
 
+-- the shape each document has (backfill_enrichment_capture, passed through by the rule)
+CREATE FUNCTION pg_temp.shape(p json) RETURNS text LANGUAGE sql AS $$
+    SELECT shape FROM backfill_snapshot_source(p, now(), now())
+$$;
+SELECT is(pg_temp.shape(pg_temp.loader('203.0.113.10', pg_temp.cap('203.0.113.10'))), 'loader', 'shape: loader');
+SELECT is(pg_temp.shape(pg_temp.skip('203.0.113.10')), 'skip_enrich', 'shape: the all-blank payload is skip_enrich');
+SELECT is(pg_temp.shape('{"dshield": {"ip": {"number": "203.0.113.10"}}, "cymru": {"asn": 1}}'), 'flat', 'shape: flat');
+SELECT is(concat_ws(' ', pg_temp.shape(NULL), pg_temp.shape('null'), pg_temp.shape(' { } '), pg_temp.shape('{"session": {}}')),
+          'empty empty empty empty', 'shape: NULL, null, {} and a session object without IPs are empty');
+SELECT is(concat_ws(' ', pg_temp.shape('[1]'), pg_temp.shape('"x"'), pg_temp.shape('{"virustotal": {}}')),
+          'unknown unknown unknown', 'shape: not an object, or no member the rule reads, is unknown');
+
 -- one batch over sessions of every kind: nothing aborts, the counters add up
 CREATE FUNCTION pg_temp.mk(p_id text, p_enrichment json) RETURNS void LANGUAGE sql AS $$
     INSERT INTO session_summaries (session_id, first_event_at, last_event_at, enrichment, created_at)
@@ -189,6 +201,19 @@ SELECT is((SELECT string_agg(session_id || ':' || reason, ' ' ORDER BY session_i
 SELECT is((SELECT format('%s %s %s', enrichment_at_from_json, enrichment_at_from_session, enrichment_at_from_inventory) FROM backfill_runs WHERE run_id = 1),
           '0 2 1', 'counter: enrichment_at sources (json, session created_at, inventory)');
 SELECT is((SELECT rows_multi_ip FROM backfill_runs WHERE run_id = 1), 1::bigint, 'counter: one session named two IPs');
+
+SELECT is((SELECT string_agg(format('%s %s %s', shape, sessions, multi_ip), ', ' ORDER BY shape) FROM validate_enrichment_shapes()),
+          'empty 1 0, flat 0 0, loader 4 1, skip_enrich 2 0, unknown 0 0, unreadable 1 0',
+          'validate_enrichment_shapes: every shape listed, the sessions counted, the multi-IP one named, the NUL one unreadable (no error)');
+SELECT is((SELECT sessions FROM validate_coverage() WHERE bucket = 'rejected' AND reason = 'row_error'), 1::bigint,
+          'validate_coverage: the unreadable session is counted as a row_error reject, the scan does not fail');
+SELECT is((SELECT sessions FROM validate_coverage() WHERE bucket = 'filled'), 3::bigint,
+          'validate_coverage: the three filled sessions whose IP is in ip_inventory');
+SELECT is((SELECT examples FROM validate_enrichment_shapes() WHERE shape = 'unreadable'), ARRAY['l08'],
+          'validate_enrichment_shapes: the unreadable session is named');
+SELECT is(concat_ws(' ', backfill_enrichment_unreadable('{"a": "x\u0000"}'), backfill_enrichment_unreadable('{"a": "x\\u0000"}'),
+                    backfill_enrichment_unreadable('{"a": "x\\\u0000"}'), backfill_enrichment_unreadable(NULL)),
+          't f t f', 'unreadable: a \u0000 escape, not an escaped backslash before u0000; NULL is readable');
 
 SELECT * FROM finish();
 ROLLBACK;

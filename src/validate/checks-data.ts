@@ -60,6 +60,25 @@ export async function coverageChecks(r: CheckRunner): Promise<Coverage | undefin
     };
   }, { functions: ['validate_coverage()', 'backfill_snapshot_source(json,timestamptz,timestamptz)'], schema: true, threshold: `>= ${min}%` });
 
+  await r.run({ id: 'coverage.enrichment_shapes', title: 'Enrichment shapes', severity: 'WARNING' }, async (tx) => {
+    const rows = await tx`select shape, sessions, multi_ip, examples from validate_enrichment_shapes()`;
+    const shapes: Record<string, number> = {};
+    for (const row of rows) shapes[String(row.shape)] = Number(row.sessions);
+    const multiIp = rows.reduce((n, row) => n + Number(row.multi_ip), 0);
+    const unreadable = rows.find((row) => row.shape === 'unreadable');
+    const examples = (unreadable?.examples as string[] | undefined) ?? [];
+    const listed = Object.entries(shapes).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${fmtInt(n)}`).join(', ');
+    return {
+      status: examples.length ? 'fail' : 'pass',
+      measured: shapes.unreadable ?? 0,
+      display: listed || 'no sessions',
+      threshold: '0 unreadable',
+      message: `session enrichment by shape: ${listed || 'none'}${multiIp ? `; ${fmtInt(multiIp)} sessions name several IPs (the first is used)` : ''}`
+        + (examples.length ? `; unreadable JSON (a \\u0000 escape, recorded as row_error by the backfill): ${examples.join(', ')}${(shapes.unreadable ?? 0) > examples.length ? ', ...' : ''}` : ''),
+      details: { shapes, multiIp, unreadableExamples: examples },
+    };
+  }, { functions: ['validate_enrichment_shapes()'], schema: true, threshold: '0 unreadable' });
+
   await r.run({ id: 'coverage.backfill_runs', title: 'Backfill runs finished', severity: 'WARNING' }, async (tx) => {
     const [t] = await tx`select to_regclass('backfill_runs') is not null as ok, to_regclass('backfill_rejects') is not null as rj`;
     if (!t?.ok) return { status: 'pass', measured: 0, display: 'no runs', message: 'no backfill has run yet (backfill_runs does not exist)' };

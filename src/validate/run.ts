@@ -38,6 +38,7 @@ const FUNCTIONS = [
   'validate_data_quality()',
   'validate_backfill_estimate(integer,bigint)',
   'validate_benchmark_queries(text,text,integer)',
+  'validate_enrichment_shapes()',
   'backfill_snapshot_source(json,timestamptz,timestamptz)',
   'backfill_parse_ip(text)',
   'expected_constraints()',
