@@ -453,9 +453,9 @@ BEGIN
            l_org  = ARRAY[to_json(s.orgs[least(1, s.nobs)])::text, to_json(s.orgs[least(2, s.nobs)])::text,
                           to_json(s.orgs[least(3, s.nobs)])::text],
            l_ctry = ARRAY[s.actry[least(1, s.nobs)], s.actry[least(2, s.nobs)], s.actry[least(3, s.nobs)]],
-           l_c3   = ARRAY[v_c3[array_position(v_c2, s.actry[least(1, s.nobs)])],
-                          v_c3[array_position(v_c2, s.actry[least(2, s.nobs)])],
-                          v_c3[array_position(v_c2, s.actry[least(3, s.nobs)])]],
+           l_c3   = ARRAY[coalesce(v_c3[array_position(v_c2, s.actry[least(1, s.nobs)])], CASE WHEN s.actry[least(1, s.nobs)] = 'MD' THEN 'MDA' END),
+                          coalesce(v_c3[array_position(v_c2, s.actry[least(2, s.nobs)])], CASE WHEN s.actry[least(2, s.nobs)] = 'MD' THEN 'MDA' END),
+                          coalesce(v_c3[array_position(v_c2, s.actry[least(3, s.nobs)])], CASE WHEN s.actry[least(3, s.nobs)] = 'MD' THEN 'MDA' END)],
            l_tail = concat(',"count":"', s.dcount, '","attacks":"', s.dattacks, '"}},"urlhaus":'),
            l_infra = CASE WHEN 'DATACENTER' = ANY (s.types) THEN 'DATACENTER'
                           WHEN 'RESIDENTIAL' = ANY (s.types) THEN 'RESIDENTIAL'
