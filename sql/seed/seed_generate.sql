@@ -18,7 +18,7 @@
 -- differs from ip_inventory.current_asn for part of their sessions.
 --
 -- Session enrichment (json), enrichment_shape 'real' (the selector rates are
--- in seed_session_core and docs/seed.md): ~89% in the upstream loader's shape,
+-- in seed_session_core and docs/seed.md): ~92% in the upstream loader's shape,
 --   {"session": {"<ip>": {"dshield": {"ip": {"number", "as", "asname",
 --    "ascountry", "count", "attacks"}}, "urlhaus": "...", "spur": [18 strings]
 --    or SPUR's object}}, "virustotal": {...}}

@@ -17,7 +17,7 @@ import { redact } from '../db/redact.js';
 export const DRIFT_KINDS = ['none', 'plural-text', 'plural-array', 'incomplete-inventory'] as const;
 /**
  * The shape of session_summaries.enrichment: `real` (default) is what the upstream
- * loader writes (~89% keyed by source IP under "session", skip-enrich payloads, ~4%
+ * loader writes (~92% keyed by source IP under "session", skip-enrich payloads, ~4%
  * flat, docs/seed.md); `flat` is every session in the top-level flat shape (the
  * generator's rows before the loader shape existed).
  */
@@ -280,7 +280,7 @@ only and keeps no cowrie-db object, like a database the upstream code left behin
 
 --enrichment-shape real (default)
                         session_summaries.enrichment as the upstream loader writes it:
-                        ~89% {"session": {"<ip>": {dshield, urlhaus, spur}}, "virustotal": ..}
+                        ~92% {"session": {"<ip>": {dshield, urlhaus, spur}}, "virustotal": ..}
                         (spur mostly the 18-string list, 10% SPUR's object), ~3% skip-enrich
                         payloads (all ''), ~4% the flat shape, 0.5% two IPs, 1% SQL NULL,
                         0.5% {}, with dirty values inside each shape (docs/seed.md).
