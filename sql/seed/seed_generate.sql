@@ -1,11 +1,13 @@
--- seed_generate(sessions, seed, ips DEFAULT NULL, chunk_size DEFAULT 250000)
+-- seed_generate(sessions, seed, ips DEFAULT NULL, chunk_size DEFAULT 250000,
+--               enrichment_shape DEFAULT 'real')
 --
 -- Fills an EMPTY upstream v16 schema (asn_inventory, ip_inventory,
 -- ip_asn_history, session_summaries) with deterministic, production-shaped
 -- synthetic data and returns the rows written per table. Same (sessions, seed,
--- ips) => identical rows, on any plan or server: every value is derived from
--- hashint8extended(row number, seed-derived key) (see seed_session_core), no
--- random(), no now(); the data covers 2024-11-06 .. 2025-11-06 UTC.
+-- ips, enrichment_shape) => identical rows, on any plan or server: every value
+-- is derived from hashint8extended(row number, seed-derived key) (see
+-- seed_session_core), no random(), no now(); the data covers
+-- 2024-11-06 .. 2025-11-06 UTC.
 --
 -- Shape: ips defaults to round(sessions * 38864 / 1682827) (the production
 -- ratio, at least 1); every IP has at least one session, a few IPs have
@@ -13,12 +15,24 @@
 -- (10/8, 192.168/16, 127/8, 172.16/12), the rest public IPv4. About 2% of the
 -- IPs are absent from ip_inventory; about 10% changed ASN during the year
 -- (2 or 3 observations in ip_asn_history), so the ASN "as of first_event_at"
--- differs from ip_inventory.current_asn for part of their sessions. Session
--- enrichment (json) carries the dirty cases listed in seed_session_core at
--- the real paths (dshield.ip.number, cymru.asn, cymru.country, maxmind.country,
--- dshield.ip.ascountry, spur.client.types, enriched_at). Snapshot columns are
--- NULL except ~1% of sessions that "someone already wrote" (valid values,
--- source_ip present in ip_inventory).
+-- differs from ip_inventory.current_asn for part of their sessions.
+--
+-- Session enrichment (json), enrichment_shape 'real' (the selector rates are
+-- in seed_session_core and docs/seed.md): ~92% in the upstream loader's shape,
+--   {"session": {"<ip>": {"dshield": {"ip": {"number", "as", "asname",
+--    "ascountry", "count", "attacks"}}, "urlhaus": "...", "spur": [18 strings]
+--    or SPUR's object}}, "virustotal": {...}}
+-- (values of the IP at the session's time: the ASN of its era, the AS's
+-- country, SPUR infrastructure/types and location from the IP's inventory
+-- data), ~3% the loader's skip-enrich payload (every value ''), ~4% the flat
+-- shape (top-level dshield.ip.number, cymru.asn, cymru.country,
+-- maxmind.country, dshield.ip.ascountry, spur.client.types, enriched_at),
+-- 0.5% two IPs under "session", 1% SQL NULL, 0.5% '{}', and the dirty cases of
+-- each shape. enrichment_shape 'flat': every object session in the flat shape
+-- (the rows this function wrote before the loader shape existed).
+-- Snapshot columns are NULL except ~1% of sessions that "someone already
+-- wrote" (valid values, source_ip present in ip_inventory; for the loader
+-- shapes what the snapshot rule reads from them and from the inventory).
 --
 -- Refuses (SQLSTATE 55000) when any of the four tables already has rows:
 -- call seed_reset() first. Runs in the caller's transaction (nothing is
@@ -30,12 +44,22 @@
 -- their own definitions (pg_get_constraintdef / pg_get_indexdef: same names,
 -- same NOT VALID state) and the four tables are ANALYZEd.
 --
+-- Raises 22023 for a bad argument (sessions, seed, ips, chunk_size, a shape
+-- other than 'real' or 'flat').
+--
+-- Re-runnable: the earlier 4-argument form is dropped first (an overload would
+-- make seed_generate(n, seed) ambiguous).
 -- Locks: ACCESS EXCLUSIVE on the four tables (DROP/ADD CONSTRAINT, DROP/CREATE
 -- INDEX) until the caller's transaction ends. Meant for an empty database, not
 -- for one in use.
+DO $drop$ BEGIN  -- quietly: no NOTICE when there is nothing to drop
+    IF to_regprocedure('seed_generate(bigint,integer,integer,integer)') IS NOT NULL THEN
+        DROP FUNCTION seed_generate(bigint, integer, integer, integer);
+    END IF;
+END $drop$;
 CREATE OR REPLACE FUNCTION seed_generate(
     sessions bigint, seed integer, ips integer DEFAULT NULL,
-    chunk_size integer DEFAULT 250000)
+    chunk_size integer DEFAULT 250000, enrichment_shape text DEFAULT 'real')
 RETURNS TABLE (table_name text, rows_written bigint)
 LANGUAGE plpgsql
 AS $fn$
@@ -85,6 +109,7 @@ DECLARE
     v_fk_sql    text[] := '{}';
     v_rels      regclass[];
     v_t0        timestamptz := clock_timestamp();
+    v_flat      boolean;
 BEGIN
     IF v_sessions IS NULL OR v_sessions < 1 OR v_sessions > 50000000 THEN
         RAISE EXCEPTION 'seed_generate: sessions must be between 1 and 50000000 (got %)', v_sessions
@@ -98,6 +123,11 @@ BEGIN
         RAISE EXCEPTION 'seed_generate: ips must be between 1 and sessions (%) (got %)', v_sessions, v_ips
             USING ERRCODE = '22023';
     END IF;
+    IF enrichment_shape IS NULL OR enrichment_shape NOT IN ('real', 'flat') THEN
+        RAISE EXCEPTION 'seed_generate: enrichment_shape must be real or flat (got %)', enrichment_shape
+            USING ERRCODE = '22023';
+    END IF;
+    v_flat := enrichment_shape = 'flat';
     IF chunk_size IS NULL OR chunk_size < 1000 THEN
         RAISE EXCEPTION 'seed_generate: chunk_size must be at least 1000 (got %)', chunk_size
             USING ERRCODE = '22023';
@@ -149,7 +179,7 @@ BEGIN
                    pg_temp.seed_tmp_slot, pg_temp.seed_tmp_stats;
     END IF;
     CREATE TEMP TABLE seed_tmp_country ON COMMIT DROP AS
-    SELECT ord AS idx, c2, c3, rir, w
+    SELECT ord AS idx, v.c2, c3, rir, w, l.city, l.state
     FROM (VALUES
         (1,'CN','CHN','apnic',20), (2,'US','USA','arin',16), (3,'RU','RUS','ripencc',6),
         (4,'IN','IND','apnic',6), (5,'BR','BRA','lacnic',5), (6,'VN','VNM','apnic',5),
@@ -161,7 +191,20 @@ BEGIN
         (22,'AR','ARG','lacnic',1), (23,'MX','MEX','lacnic',1), (24,'PK','PAK','apnic',1),
         (25,'TR','TUR','ripencc',1), (26,'EG','EGY','afrinic',1), (27,'ZA','ZAF','afrinic',1),
         (28,'CA','CAN','arin',1), (29,'IT','ITA','ripencc',1), (30,'PL','POL','ripencc',1)
-    ) AS v(ord, c2, c3, rir, w);
+    ) AS v(ord, c2, c3, rir, w)
+    -- SPUR's location of an IP in the country (one city each)
+    LEFT JOIN (VALUES
+        ('CN','Beijing','Beijing'), ('US','Ashburn','Virginia'), ('RU','Moscow','Moscow'),
+        ('IN','Mumbai','Maharashtra'), ('BR','Sao Paulo','Sao Paulo'), ('VN','Hanoi','Hanoi'),
+        ('KR','Seoul','Seoul'), ('DE','Frankfurt am Main','Hesse'), ('SG','Singapore','Singapore'),
+        ('HK','Hong Kong','Hong Kong'), ('NL','Amsterdam','North Holland'), ('FR','Paris','Ile-de-France'),
+        ('ID','Jakarta','Jakarta'), ('TW','Taipei','Taipei'), ('GB','London','England'),
+        ('JP','Tokyo','Tokyo'), ('IR','Tehran','Tehran'), ('UA','Kyiv','Kyiv City'),
+        ('TH','Bangkok','Bangkok'), ('BG','Sofia','Sofia City'), ('RO','Bucharest','Bucuresti'),
+        ('AR','Buenos Aires','Buenos Aires'), ('MX','Mexico City','Mexico City'), ('PK','Karachi','Sindh'),
+        ('TR','Istanbul','Istanbul'), ('EG','Cairo','Cairo'), ('ZA','Johannesburg','Gauteng'),
+        ('CA','Toronto','Ontario'), ('IT','Milan','Lombardy'), ('PL','Warsaw','Mazovia')
+    ) AS l(c2, city, state) ON l.c2 = v.c2;
     SELECT array_agg(c2 ORDER BY idx), array_agg(c3 ORDER BY idx), array_agg(rir ORDER BY idx)
       INTO v_c2, v_c3, v_rir FROM seed_tmp_country;
     SELECT array_agg(idx ORDER BY idx, g) INTO v_cpick
@@ -381,18 +424,99 @@ BEGIN
                                   concat('"spur":{"client":{"types":', to_json(s.types[1])::text, '}}'),
                                   '"spur":{"client":{"types":null}}']
                        ELSE ARRAY[NULL, NULL, NULL]::text[] END;
+    -- Loader-shape fragments (the upstream loader's per-IP value under "session"):
+    -- l_as/l_org/l_ctry/l_c3 per era (DShield's as, asname, ascountry and its
+    -- alpha-3), l_head[era] the whole dshield member up to "urlhaus": with the
+    -- normal values, l_tail its end (count, attacks), l_spur[era] the full legacy
+    -- spur list, l_spur_rest its members [4..17] (location [13], client types [6]
+    -- as the loader's str() of a list), l_infra SPUR's infrastructure, l_objloc
+    -- the object form's location, l_types / l_type1 the client types (array / the
+    -- first as a string). Private IPs: every value '' (DShield/SPUR know nothing).
+    ALTER TABLE seed_tmp_slot
+        ADD COLUMN l_as text[],
+        ADD COLUMN l_org text[],
+        ADD COLUMN l_ctry text[],
+        ADD COLUMN l_c3 text[],
+        ADD COLUMN l_tail text,
+        ADD COLUMN l_head text[],
+        ADD COLUMN l_infra text,
+        ADD COLUMN l_spur_rest text,
+        ADD COLUMN l_spur text[],
+        ADD COLUMN l_objloc text,
+        ADD COLUMN l_types text,
+        ADD COLUMN l_type1 text,
+        ADD COLUMN l_pref text,
+        ADD COLUMN inv_geo text,
+        ADD COLUMN inv_at timestamptz;
+    UPDATE seed_tmp_slot s
+       SET l_as   = ARRAY[s.asns[least(1, s.nobs)]::text, s.asns[least(2, s.nobs)]::text, s.asns[least(3, s.nobs)]::text],
+           l_org  = ARRAY[to_json(s.orgs[least(1, s.nobs)])::text, to_json(s.orgs[least(2, s.nobs)])::text,
+                          to_json(s.orgs[least(3, s.nobs)])::text],
+           l_ctry = ARRAY[s.actry[least(1, s.nobs)], s.actry[least(2, s.nobs)], s.actry[least(3, s.nobs)]],
+           l_c3   = ARRAY[coalesce(v_c3[array_position(v_c2, s.actry[least(1, s.nobs)])], CASE WHEN s.actry[least(1, s.nobs)] = 'MD' THEN 'MDA' END),
+                          coalesce(v_c3[array_position(v_c2, s.actry[least(2, s.nobs)])], CASE WHEN s.actry[least(2, s.nobs)] = 'MD' THEN 'MDA' END),
+                          coalesce(v_c3[array_position(v_c2, s.actry[least(3, s.nobs)])], CASE WHEN s.actry[least(3, s.nobs)] = 'MD' THEN 'MDA' END)],
+           l_tail = concat(',"count":"', s.dcount, '","attacks":"', s.dattacks, '"}},"urlhaus":'),
+           l_infra = CASE WHEN 'DATACENTER' = ANY (s.types) THEN 'DATACENTER'
+                          WHEN 'RESIDENTIAL' = ANY (s.types) THEN 'RESIDENTIAL'
+                          WHEN 'MOBILE' = ANY (s.types) THEN 'MOBILE'
+                          WHEN cardinality(s.types) > 0 THEN 'DATACENTER'
+                          ELSE '' END,
+           l_spur_rest = concat(',"","","',
+                                CASE WHEN cardinality(s.types) > 0
+                                     THEN '[''' || array_to_string(s.types, ''', ''') || ''']' END,
+                                '","","","","","","",',
+                                to_json(concat_ws(', ', c.city, c.state, s.c2))::text,
+                                ',"","","",""]'),
+           l_objloc = CASE WHEN s.kind <> 'p' THEN concat('{"city":', to_json(c.city)::text, ',"state":',
+                                                          to_json(c.state)::text, ',"country":"', s.c2, '"}') END,
+           l_types = array_to_json(s.types)::text,
+           l_type1 = coalesce(to_json(s.types[1])::text, '""'),
+           -- the type the loader prefers among several; the inventory's geo_country
+           -- (its generated expression: maxmind, else cymru country)
+           l_pref = CASE WHEN 'VPN' = ANY (s.types) THEN 'VPN' WHEN 'TOR' = ANY (s.types) THEN 'TOR'
+                         WHEN 'PROXY' = ANY (s.types) THEN 'PROXY'
+                         WHEN 'DATACENTER' = ANY (s.types) THEN 'DATACENTER'
+                         WHEN 'RESIDENTIAL' = ANY (s.types) THEN 'RESIDENTIAL'
+                         WHEN 'MOBILE' = ANY (s.types) THEN 'MOBILE' ELSE s.types[1] END,
+           inv_geo = CASE WHEN s.kind = 'p' THEN 'XX' WHEN s.no_maxmind_inv THEN s.actry[s.nobs] ELSE s.c2 END
+      FROM seed_tmp_slot AS s0
+      LEFT JOIN seed_tmp_country AS c ON c.c2 = s0.c2
+     WHERE s0.slot = s.slot;
+    UPDATE seed_tmp_slot s
+       SET l_head = CASE WHEN s.kind = 'p'
+                         THEN array_fill(concat('{"dshield":{"ip":{"number":', s.ip_q,
+                                                ',"as":"","asname":"","ascountry":""', s.l_tail), ARRAY[3])
+                         ELSE ARRAY[concat('{"dshield":{"ip":{"number":', s.ip_q, ',"as":', s.l_as[1],
+                                           ',"asname":', s.l_org[1], ',"ascountry":"', s.l_ctry[1], '"', s.l_tail),
+                                    concat('{"dshield":{"ip":{"number":', s.ip_q, ',"as":', s.l_as[2],
+                                           ',"asname":', s.l_org[2], ',"ascountry":"', s.l_ctry[2], '"', s.l_tail),
+                                    concat('{"dshield":{"ip":{"number":', s.ip_q, ',"as":', s.l_as[3],
+                                           ',"asname":', s.l_org[3], ',"ascountry":"', s.l_ctry[3], '"', s.l_tail)] END,
+           l_spur = CASE WHEN s.kind = 'p'
+                         THEN array_fill('["","","","","","","","","","","","","","","","","",""]'::text, ARRAY[3])
+                         ELSE ARRAY[concat('["', s.l_as[1], '",', s.l_org[1], ',', s.l_org[1], ',"', s.l_infra, '"', s.l_spur_rest),
+                                    concat('["', s.l_as[2], '",', s.l_org[2], ',', s.l_org[2], ',"', s.l_infra, '"', s.l_spur_rest),
+                                    concat('["', s.l_as[3], '",', s.l_org[3], ',', s.l_org[3], ',"', s.l_infra, '"', s.l_spur_rest)] END;
     ALTER TABLE seed_tmp_slot ADD PRIMARY KEY (slot);
     ANALYZE seed_tmp_slot;
 
     -- Per-IP activity (only sessions whose JSON names the IP count as sightings).
     CREATE TEMP TABLE seed_tmp_stats ON COMMIT DROP AS
     SELECT c.slot,
-           count(*) FILTER (WHERE c.enrich_mode = 0 AND c.ip_mode = 0)::integer AS n_sessions,
-           min(c.first_event_at) FILTER (WHERE c.enrich_mode = 0 AND c.ip_mode = 0) AS first_at,
-           max(c.last_event_at) FILTER (WHERE c.enrich_mode = 0 AND c.ip_mode = 0) AS last_at
-    FROM seed_session_core(v_seed, 1, v_sessions, v_ips, v_kpub, v_kv6, v_kpriv) AS c
+           count(*) FILTER (WHERE c.named)::integer AS n_sessions,
+           min(c.first_event_at) FILTER (WHERE c.named) AS first_at,
+           max(c.last_event_at) FILTER (WHERE c.named) AS last_at
+    FROM (SELECT c0.slot, c0.first_event_at, c0.last_event_at,
+                 c0.enrich_mode = 0 AND CASE WHEN c0.shape = 3 THEN c0.ip_mode = 0
+                                             ELSE c0.key_mode = 0 END AS named
+          FROM seed_session_core(v_seed, 1, v_sessions, v_ips, v_kpub, v_kv6, v_kpriv, v_flat) AS c0) AS c
     GROUP BY c.slot;  -- FILTER, not WHERE: the planner then expects many groups and hashes
     ALTER TABLE seed_tmp_stats ADD PRIMARY KEY (slot);
+    -- the inventory's enrichment_updated_at of each IP (the pre-written snapshots use it)
+    UPDATE seed_tmp_slot s SET inv_at = coalesce(st.last_at, s.t0) + interval '2 hours'
+      FROM seed_tmp_slot AS s0 LEFT JOIN seed_tmp_stats AS st ON st.slot = s0.slot
+     WHERE s0.slot = s.slot;
     RAISE NOTICE 'seed: % IPs (% IPv6, % private), % ASNs planned (% s)', v_ips, v_kv6, v_kpriv, v_nasn,
         round(extract(epoch FROM clock_timestamp() - v_t0)::numeric, 1);
 
@@ -549,10 +673,51 @@ BEGIN
                            THEN concat(',"/mnt/dshield/data/cowrie/', z.sensor, '/cowrie.json.',
                                        to_char(z.last_utc, 'YYYY-MM-DD'), '"') END,
                       ']')::json,
-               CASE z.enrich_mode
-                 WHEN 1 THEN NULL
-                 WHEN 2 THEN '{}'::json
-                 ELSE concat('{', concat_ws(',',
+               CASE WHEN z.enrich_mode = 1 THEN NULL
+                    WHEN z.enrich_mode = 2 THEN '{}'::json
+                    -- the loader shapes: {"session": {"<ip>": {...}}, "virustotal": {...}}
+                    WHEN z.shape <> 3 THEN concat('{"session":{',
+                      CASE WHEN z.key_mode <> 4 THEN concat(
+                        (ARRAY[z.ip_q, '"not-an-ip"', '"999.1.2.3"', '""'])[z.key_mode + 1], ':',
+                        CASE WHEN z.shape = 2
+                             THEN '{"dshield":{"ip":{"asname":"","ascountry":""}},"urlhaus":"","spur":["","","","","","","","","","","","","","","","","",""]}'
+                             ELSE concat(
+                               -- dshield (up to "urlhaus":)
+                               CASE WHEN (z.las_mode = 0 AND z.lctry_mode = 0) OR z.kind = 'p' THEN z.l_head[z.era]
+                                    ELSE concat('{"dshield":{"ip":{"number":', z.ip_q,
+                                      (ARRAY[',"as":' || z.l_as[z.era], ',"as":"AS' || z.l_as[z.era] || '"',
+                                             ',"as":"' || z.l_as[z.era] || '"', ',"as":"ASx"', ',"as":0', ',"as":""',
+                                             ',"asnumber":' || z.l_as[z.era], ''])[z.las_mode + 1],
+                                      ',"asname":', CASE WHEN z.las_mode = 5 THEN '""' ELSE z.l_org[z.era] END,
+                                      ',"ascountry":"',
+                                      (ARRAY[z.l_ctry[z.era], lower(z.l_ctry[z.era]), z.l_c3[z.era], ''])[z.lctry_mode + 1],
+                                      '"', z.l_tail) END,
+                               z.urlhaus, ',"spur":',
+                               CASE WHEN z.shape = 1 THEN
+                                      CASE WHEN z.kind = 'p' THEN '{}'
+                                           ELSE concat('{"asn":',
+                                             (ARRAY['{"number":' || z.l_as[z.era] || ',"organization":' || z.l_org[z.era] || '}',
+                                                    '"AS' || z.l_as[z.era] || '"', z.l_as[z.era]])[z.ospur_asn + 1],
+                                             ',"organization":', z.l_org[z.era], ',"infrastructure":"', z.l_infra,
+                                             '","client":', (ARRAY['{"types":' || z.l_types || '}',
+                                                                   '{"types":' || z.l_type1 || '}', '{}'])[z.ospur_types + 1],
+                                             ',"location":', z.l_objloc, '}') END
+                                    WHEN z.lspur_mode = 0 OR z.kind = 'p' THEN z.l_spur[z.era]
+                                    WHEN z.lspur_mode = 4 THEN '["","","","","","","","","","","","","","","","","",""]'
+                                    ELSE concat('["', (ARRAY['AS' || z.l_as[z.era], '', z.l_as[z.era]])[z.lspur_mode],
+                                                '",', z.l_org[z.era], ',', z.l_org[z.era], ',"',
+                                                CASE WHEN z.lspur_mode = 3 THEN '' ELSE z.l_infra END, '"', z.l_spur_rest) END,
+                               '}') END,
+                        -- a second IP (shape 4): its normal per-IP value
+                        CASE WHEN z.ip2_q IS NOT NULL THEN
+                          concat(',', z.ip2_q, ':', z.l_head2[z.era2], '"","spur":', z.l_spur2[z.era2], '}') END) END,
+                      '},"virustotal":',
+                      CASE WHEN z.vt THEN concat('{"', md5(z.sid::text), md5((z.sid + 1)::text),
+                                                 '":{"data":{"attributes":{"last_analysis_stats":{"malicious":',
+                                                 1 + ((z.h7 >> 8) & 31), ',"undetected":', 20 + ((z.h7 >> 16) & 31), '}}}}}')
+                           ELSE '{}' END,
+                      '}')::json
+                    ELSE concat('{', concat_ws(',',
                    CASE WHEN z.ip_mode <> 5 THEN
                      concat('"dshield":{"ip":{"number":',
                             (ARRAY[z.ip_q, '"not-an-ip"', '"999.1.2.3"', '""', 'null'])[z.ip_mode + 1],
@@ -565,9 +730,7 @@ BEGIN
                              <> (((z.h5 >> 16) & 65535) % 10 = 0)
                         THEN z.spur[1]
                         ELSE z.spur[2] END,
-                   CASE WHEN ((z.h6 >> 42) & 63) < 56 THEN '"urlhaus":""'
-                        WHEN ((z.h6 >> 42) & 63) < 62 THEN '"urlhaus":"malware_download"'
-                        ELSE '"urlhaus":"elf,mirai"' END,
+                   '"urlhaus":' || z.urlhaus,
                    CASE WHEN z.at_mode = 0 THEN
                      concat('"enriched_at":"', to_char(z.enriched_at AT TIME ZONE 'UTC',
                                                        'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'), '"') END
@@ -577,23 +740,49 @@ BEGIN
                CASE WHEN z.pre THEN z.ip END,
                CASE WHEN z.pre THEN CASE WHEN ((z.h5 >> 56) & 255) < 64 THEN z.asns[z.nobs]
                                          ELSE z.asns[z.era] END END,
-               CASE WHEN z.pre AND z.prefill = 1 THEN coalesce(z.c2, 'XX') END,
+               CASE WHEN z.pre AND z.prefill = 1 THEN
+                    CASE WHEN z.shape = 3 THEN coalesce(z.c2, 'XX') ELSE z.inv_geo END END,
                /*TYPE_VAL*/
-               CASE WHEN z.pre AND z.prefill = 1 THEN z.enriched_at END
+               CASE WHEN z.pre AND z.prefill = 1 THEN
+                    CASE WHEN z.shape = 3 THEN z.enriched_at
+                         -- loader: the row's created_at when a value came from the session's
+                         -- capture (ASN from dshield or spur, type from spur), else the inventory's time
+                         WHEN z.kind <> 'p' AND z.shape <> 2
+                              AND (z.las_mode IN (0, 1, 2, 6)
+                                   OR (z.las_mode IN (5, 7) AND (z.shape = 1 OR z.lspur_mode IN (0, 1, 3)))
+                                   OR (cardinality(z.types) > 0 AND (z.shape = 1 OR z.lspur_mode IN (0, 1, 2))))
+                         THEN z.created_at
+                         ELSE z.inv_at END END
         FROM (
             SELECT y.*,
                    y.first_event_at AT TIME ZONE 'UTC' AS first_utc,
                    y.last_event_at AT TIME ZONE 'UTC' AS last_utc,
                    y.created_at + interval '1 second' * (1 + ((y.h7 >> 48) & 65535) % 300) AS enriched_at,
-                   y.prefill > 0 AND y.in_inv AS pre
+                   y.prefill > 0 AND y.in_inv AS pre,
+                   -- the pre-written snapshot type: what the rule reads (flat: as before)
+                   CASE WHEN y.shape = 3 THEN y.types[1]
+                        WHEN (y.shape IN (0, 4) AND y.lspur_mode IN (0, 1, 2)) OR (y.shape = 1 AND y.ospur_types = 2)
+                             THEN nullif(y.l_infra, '')
+                        WHEN y.shape = 1 AND y.ospur_types = 1 THEN y.types[1]
+                        ELSE y.l_pref END AS pre_type,
+                   CASE WHEN ((y.h6 >> 42) & 63) < 56 THEN '""'
+                        WHEN ((y.h6 >> 42) & 63) < 62 THEN '"malware_download"'
+                        ELSE '"elf,mirai"' END AS urlhaus
             FROM (
                 SELECT c.n, c.first_event_at, c.last_event_at, c.enrich_mode, c.ip_mode,
                        c.asn_mode, c.country_mode, c.spur_mode, c.at_mode, c.prefill, c.h5, c.sid,
                        sl.kind, sl.ip, sl.ip_q, sl.nobs, sl.asns, sl.c2, sl.types, sl.in_inv,
                        sl.dsh, sl.cym, sl.mm, sl.spur,
+                       c.shape, c.key_mode, c.las_mode, c.lctry_mode, c.lspur_mode, c.ospur_asn, c.ospur_types,
+                       sl.l_as, sl.l_org, sl.l_ctry, sl.l_c3, sl.l_tail, sl.l_head, sl.l_infra, sl.l_spur_rest,
+                       sl.l_spur, sl.l_objloc, sl.l_types, sl.l_type1, sl.l_pref, sl.inv_geo, sl.inv_at,
+                       s2.ip_q AS ip2_q, s2.l_head AS l_head2, s2.l_spur AS l_spur2,
                        CASE WHEN sl.nobs >= 3 AND c.first_event_at >= sl.t2 THEN 3
                             WHEN sl.nobs >= 2 AND c.first_event_at >= sl.t1 THEN 2
                             ELSE 1 END AS era,
+                       CASE WHEN s2.nobs >= 3 AND c.first_event_at >= s2.t2 THEN 3
+                            WHEN s2.nobs >= 2 AND c.first_event_at >= s2.t1 THEN 2
+                            ELSE 1 END AS era2,
                        -- counters
                        CASE WHEN (c.h4 & 65535) < 6554 THEN 0
                             WHEN (c.h4 & 65535) < 45875 THEN 1 + (c.h4 & 65535) % 3
@@ -621,8 +810,12 @@ BEGIN
                                  ELSE 30 + ((c.h6 >> 48) & 65535) % 3600 END
                             + CASE WHEN ((c.h7 >> 32) & 65535) < 52429 THEN 0
                                    ELSE 3600 * (1 + ((c.h7 >> 32) & 65535) % 720) END) AS updated_at
-                FROM seed_session_core($1, $2, $3, $4, $5, $6, $7) AS c
+                FROM seed_session_core($1, $2, $3, $4, $5, $6, $7, $8) AS c
                 JOIN seed_tmp_slot AS sl ON sl.slot = c.slot
+                -- shape 4: the second IP, a public IPv4 slot other than the first
+                LEFT JOIN seed_tmp_slot AS s2
+                       ON s2.slot = CASE WHEN c.slot2_h IS NOT NULL AND $5 > 1
+                                         THEN 1 + ((least(c.slot, $5) + c.slot2_h % ($5 - 1)) % $5)::integer END
                 OFFSET 0
             ) AS y
             OFFSET 0
@@ -631,9 +824,9 @@ BEGIN
             CASE WHEN v_type_col IS NULL THEN '' ELSE quote_ident(v_type_col) || ',' END),
             '/*TYPE_VAL*/',
             CASE WHEN v_type_col IS NULL THEN ''
-                 WHEN v_type_arr THEN 'CASE WHEN z.pre AND z.prefill = 1 AND cardinality(z.types) > 0 THEN ARRAY[z.types[1]] END,'
-                 ELSE 'CASE WHEN z.pre AND z.prefill = 1 THEN z.types[1] END,' END)
-        USING v_seed, v_lo, v_hi, v_ips, v_kpub, v_kv6, v_kpriv;
+                 WHEN v_type_arr THEN 'CASE WHEN z.pre AND z.prefill = 1 AND z.pre_type IS NOT NULL THEN ARRAY[z.pre_type] END,'
+                 ELSE 'CASE WHEN z.pre AND z.prefill = 1 THEN z.pre_type END,' END)
+        USING v_seed, v_lo, v_hi, v_ips, v_kpub, v_kv6, v_kpriv, v_flat;
         GET DIAGNOSTICS v_n = ROW_COUNT;
         v_sess_rows := v_sess_rows + v_n;
         RAISE NOTICE 'seed: session_summaries %/% (% s)', v_sess_rows, v_sessions,

@@ -15,6 +15,14 @@ import { isVerbose, log, out } from '../log.js';
 import { redact } from '../db/redact.js';
 
 export const DRIFT_KINDS = ['none', 'plural-text', 'plural-array', 'incomplete-inventory'] as const;
+/**
+ * The shape of session_summaries.enrichment: `real` (default) is what the upstream
+ * loader writes (~92% keyed by source IP under "session", skip-enrich payloads, ~4%
+ * flat, docs/seed.md); `flat` is every session in the top-level flat shape (the
+ * generator's rows before the loader shape existed).
+ */
+export const ENRICHMENT_SHAPES = ['real', 'flat'] as const;
+export type EnrichmentShape = (typeof ENRICHMENT_SHAPES)[number];
 export type DriftKind = (typeof DRIFT_KINDS)[number];
 /** 'none', one drift kind, or several joined by commas. */
 export type DriftSpec = string;
@@ -45,6 +53,11 @@ const flagsSchema = commonSchema
       .optional()
       .default('none'),
     reset: z.boolean().optional().default(false),
+    enrichmentShape: z
+      .string()
+      .refine((v) => (ENRICHMENT_SHAPES as readonly string[]).includes(v), { message: `must be one of ${ENRICHMENT_SHAPES.join(', ')}` })
+      .transform((v) => v as EnrichmentShape)
+      .optional(),
   })
   .refine((f) => f.ips === undefined || f.ips <= f.sessions, {
     path: ['ips'],
@@ -57,6 +70,8 @@ export interface SeedReport {
   seed: number;
   ips: number;
   drift: DriftSpec;
+  /** The shape of the session enrichment JSON written (see ENRICHMENT_SHAPES). */
+  enrichmentShape: EnrichmentShape;
   /** How the schema was obtained: built by `migrate`, built as the upstream v15+v16 schema, or already there. */
   schema: 'migrated' | 'upstream' | 'existing';
   reset: boolean;
@@ -131,7 +146,7 @@ async function dropRoutinesOf(db: Database, dir: 'functions' | 'seed'): Promise<
 
 export async function seed(
   db: Database,
-  opts: { sessions: number; seed: number; ips?: number; drift: DriftSpec; reset: boolean },
+  opts: { sessions: number; seed: number; ips?: number; drift: DriftSpec; reset: boolean; enrichmentShape?: EnrichmentShape },
 ): Promise<SeedReport> {
   const t0 = performance.now();
   const hadSchema = await regclass(db.sql, 'session_summaries');
@@ -164,7 +179,8 @@ export async function seed(
   await installObjects(db, 'seed');
 
   const ips = opts.ips ?? defaultIps(opts.sessions);
-  log.info(`generating ${opts.sessions} sessions from ${ips} IPs (seed ${opts.seed}, drift ${opts.drift})`);
+  const enrichmentShape = opts.enrichmentShape ?? 'real';
+  log.info(`generating ${opts.sessions} sessions from ${ips} IPs (seed ${opts.seed}, drift ${opts.drift}, enrichment shape ${enrichmentShape})`);
   const conn = db.connect({
     max: 1,
     onnotice: (n) => {
@@ -191,7 +207,7 @@ export async function seed(
         driftChanges.push(String(r.change));
         log.info(`drift: ${String(r.change)}`);
       }
-      for (const r of await tx`select table_name, rows_written from seed_generate(${opts.sessions}::bigint, ${opts.seed}::int, ${ips}::int)`) {
+      for (const r of await tx`select table_name, rows_written from seed_generate(${opts.sessions}::bigint, ${opts.seed}::int, ${ips}::int, enrichment_shape => ${enrichmentShape}::text)`) {
         tables[String(r.table_name)] = Number(r.rows_written);
       }
     });
@@ -224,6 +240,7 @@ export async function seed(
     seed: opts.seed,
     ips,
     drift: opts.drift,
+    enrichmentShape,
     schema,
     reset: opts.reset,
     removed,
@@ -246,7 +263,8 @@ export function seedCommand(): Command {
     .option('--seed <n>', 'seed of the generator: same sessions + seed = identical rows (default 1)')
     .option('--ips <n>', `distinct source IPs (default: sessions x ${PRODUCTION_IPS}/${PRODUCTION_SESSIONS}, at least 1)`)
     .option('--drift <kind>', `schema state to build: ${DRIFT_KINDS.join(' | ')}, or several joined by commas (default none)`)
-    .option('--reset', 'empty the session, inventory and backfill run tables first (otherwise a non-empty database is refused)');
+    .option('--reset', 'empty the session, inventory and backfill run tables first (otherwise a non-empty database is refused)')
+    .option('--enrichment-shape <shape>', `shape of the session enrichment JSON: ${ENRICHMENT_SHAPES.join(' | ')} (default real)`);
   withCommonOptions(cmd);
   cmd.addHelpText(
     'after',
@@ -258,7 +276,16 @@ export function seedCommand(): Command {
                         the upstream schema with ip_inventory lacking geo_country, is_scanner,
                         is_bogon, ip_types and their indexes.
 A drifted database is built (when the database is empty) from migrations 001 and 002
-only and keeps no cowrie-db object, like a database the upstream code left behind.`,
+only and keeps no cowrie-db object, like a database the upstream code left behind.
+
+--enrichment-shape real (default)
+                        session_summaries.enrichment as the upstream loader writes it:
+                        ~92% {"session": {"<ip>": {dshield, urlhaus, spur}}, "virustotal": ..}
+                        (spur mostly the 18-string list, 10% SPUR's object), ~3% skip-enrich
+                        payloads (all ''), ~4% the flat shape, 0.5% two IPs, 1% SQL NULL,
+                        0.5% {}, with dirty values inside each shape (docs/seed.md).
+--enrichment-shape flat every session in the flat shape (top-level dshield, cymru, maxmind,
+                        spur, enriched_at): the rows the generator wrote before.`,
   );
   return cmd.action(
     action(async (raw) => {
@@ -269,9 +296,11 @@ only and keeps no cowrie-db object, like a database the upstream code left behin
         // kinds of dirt, not the same rows; the drifted states are PostgreSQL-only.
         const { seedSqlite, sqliteUnsupported } = await import('../sqlite/index.js');
         if (flags.drift !== 'none') throw sqliteUnsupported(`seed --drift ${flags.drift}`, target.path);
+        // its generator writes the flat shape only
+        if (flags.enrichmentShape === 'real') throw sqliteUnsupported('seed --enrichment-shape real', target.path);
         log.info(`database: sqlite:${target.path}`);
         const summary = seedSqlite(target.path, flags.sessions, flags.seed, { ips: flags.ips, reset: flags.reset });
-        if (flags.json) out(JSON.stringify({ database: `sqlite:${target.path}`, drift: 'none', ...summary }));
+        if (flags.json) out(JSON.stringify({ database: `sqlite:${target.path}`, drift: 'none', enrichmentShape: 'flat', ...summary }));
         else printTables(`seeded sqlite:${target.path}: ${summary.sessions} sessions, ${summary.ips} IPs, seed ${summary.seed}`, summary.tables, summary.elapsedMs);
         return;
       }
@@ -283,7 +312,7 @@ only and keeps no cowrie-db object, like a database the upstream code left behin
         return;
       }
       printTables(
-        `seeded ${report.database}: ${report.sessions} sessions, ${report.ips} IPs, seed ${report.seed}, drift ${report.drift} (schema: ${report.schema})`,
+        `seeded ${report.database}: ${report.sessions} sessions, ${report.ips} IPs, seed ${report.seed}, drift ${report.drift}, enrichment ${report.enrichmentShape} (schema: ${report.schema})`,
         report.tables,
         report.elapsedMs,
       );
