@@ -44,6 +44,8 @@ export interface RowCounts {
   rejected: number;
   /** Not rejected, but the IP has no ip_inventory row: source_ip stays NULL (counted apart, overlaps filled/unchanged). */
   noInventory: number;
+  /** Sessions whose enrichment names several IPs under "session" (the first is used; counted apart, any outcome). */
+  multiIp: number;
 }
 
 export interface SampleChange {
@@ -90,12 +92,13 @@ export interface SqliteBackfillSummary {
     snapshot_asn: { json: number; history: number; inventory: number };
     snapshot_country: { json: number; inventory: number; default: number };
     snapshot_ip_type: { json: number; inventory: number };
-    enrichment_at: { json: number; inventory: number };
+    /** session: the session row's created_at (the values came from its own capture, which has no enriched_at). */
+    enrichment_at: { json: number; session: number; inventory: number };
   };
   /** This call's rejects by reason (details in backfill_rejects for a real run). */
   rejects: Partial<Record<RejectReason, number>>;
   /** The whole run (every call), from backfill_runs; a dry run: this call. */
-  run: { batches: number; rows: RowCounts; startedAt: string | null };
+  run: { batches: number; rows: RowCounts; enrichmentAtFromSession: number; startedAt: string | null };
   candidatesAtStart: number;
   lastKey: string | null;
   /** Dry run: up to 20 would-be changes. Real run: empty. */
@@ -119,9 +122,10 @@ interface BatchRow {
   new_snapshot_ip_type: string | null;
   ip_type_source: 'json' | 'inventory' | null;
   new_enrichment_at: string | null;
-  enrichment_at_source: 'json' | 'inventory' | null;
+  enrichment_at_source: 'json' | 'session' | 'inventory' | null;
   reject_reason: RejectReason | null;
   reject_detail: string | null;
+  ip_keys: number | null;
 }
 
 interface RunRow {
@@ -135,11 +139,13 @@ interface RunRow {
   rows_unchanged: number;
   rows_rejected: number;
   rows_no_inventory: number;
+  rows_multi_ip: number;
+  enrichment_at_from_session: number;
   elapsed_ms: number;
   started_at: string;
 }
 
-const zeroRows = (): RowCounts => ({ scanned: 0, filled: 0, unchanged: 0, rejected: 0, noInventory: 0 });
+const zeroRows = (): RowCounts => ({ scanned: 0, filled: 0, unchanged: 0, rejected: 0, noInventory: 0, multiIp: 0 });
 
 function validate(options: SqliteBackfillOptions): { batchSize: number; maxBatches: number | null; pauseMs: number } {
   const batchSize = options.batchSize ?? 5000;
@@ -185,9 +191,9 @@ export async function backfillSqlite(path: string, options: SqliteBackfillOption
         snapshot_asn: { json: 0, history: 0, inventory: 0 },
         snapshot_country: { json: 0, inventory: 0, default: 0 },
         snapshot_ip_type: { json: 0, inventory: 0 },
-        enrichment_at: { json: 0, inventory: 0 },
+        enrichment_at: { json: 0, session: 0, inventory: 0 },
       },
-      rejects: {}, run: { batches: 0, rows: zeroRows(), startedAt: null }, candidatesAtStart: 0,
+      rejects: {}, run: { batches: 0, rows: zeroRows(), enrichmentAtFromSession: 0, startedAt: null }, candidatesAtStart: 0,
       lastKey: null, sample: [], elapsedMs: 0,
     };
 
@@ -221,8 +227,10 @@ export async function backfillSqlite(path: string, options: SqliteBackfillOption
       const key = current ? current.last_key : lastKey;
       const rows = (key === null ? first.all({ batch_size: batchSize }) : after.all({ after_key: key, batch_size: batchSize })) as BatchRow[];
       const b = zeroRows();
+      const atSession = summary.sources.enrichment_at.session;
       for (const r of rows) {
         b.scanned++;
+        if ((r.ip_keys ?? 0) > 1) b.multiIp++;
         let reason = r.reject_reason;
         let detail = r.reject_detail;
         const fills = reason ? [] : SNAPSHOT_COLUMNS.filter((c) => r[c] === null && newValue(r, c) !== null);
@@ -262,7 +270,8 @@ export async function backfillSqlite(path: string, options: SqliteBackfillOption
       const ms = performance.now() - bt0;
       checkpoint?.run({
         run_id: summary.runId, last_key: newKey, batches: rows.length > 0 ? 1 : 0, scanned: b.scanned, filled: b.filled,
-        unchanged: b.unchanged, rejected: b.rejected, no_inventory: b.noInventory, ms, status: done ? 'completed' : 'running',
+        unchanged: b.unchanged, rejected: b.rejected, no_inventory: b.noInventory, multi_ip: b.multiIp,
+        at_session: summary.sources.enrichment_at.session - atSession, ms, status: done ? 'completed' : 'running',
       });
       for (const k of Object.keys(b) as (keyof RowCounts)[]) summary.rows[k] += b[k];
       return { done, n: rows.length, key: newKey };
@@ -305,10 +314,12 @@ export async function backfillSqlite(path: string, options: SqliteBackfillOption
       summary.run = {
         batches: run.batches,
         startedAt: run.started_at,
-        rows: { scanned: run.rows_scanned, filled: run.rows_filled, unchanged: run.rows_unchanged, rejected: run.rows_rejected, noInventory: run.rows_no_inventory },
+        rows: { scanned: run.rows_scanned, filled: run.rows_filled, unchanged: run.rows_unchanged, rejected: run.rows_rejected,
+          noInventory: run.rows_no_inventory, multiIp: run.rows_multi_ip },
+        enrichmentAtFromSession: run.enrichment_at_from_session,
       };
     } else {
-      summary.run = { batches: summary.batches, rows: { ...summary.rows }, startedAt: null };
+      summary.run = { batches: summary.batches, rows: { ...summary.rows }, enrichmentAtFromSession: summary.sources.enrichment_at.session, startedAt: null };
     }
     summary.elapsedMs = Math.round(performance.now() - t0);
     return summary;
@@ -331,15 +342,7 @@ function startOrResume(db: SqliteDb, batchSize: number, restart: boolean): RunRo
   }).immediate();
 }
 
-function newValue(r: BatchRow, c: SnapshotColumn): string | number | null {
-  switch (c) {
-    case 'source_ip': return r.new_source_ip;
-    case 'snapshot_asn': return r.new_snapshot_asn;
-    case 'snapshot_country': return r.new_snapshot_country;
-    case 'snapshot_ip_type': return r.new_snapshot_ip_type;
-    case 'enrichment_at': return r.new_enrichment_at;
-  }
-}
+const newValue = (r: BatchRow, c: SnapshotColumn): string | number | null => r[`new_${c}`];
 
 function countSources(s: SqliteBackfillSummary, r: BatchRow, fills: SnapshotColumn[]): void {
   for (const c of fills) {

@@ -6,8 +6,8 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type Database from 'better-sqlite3';
 import { CliError, ExitCode, errorMessage } from '../errors.js';
-import { parseAsn, parseCountry, parseIp, parseIpType, parseTimestamp } from './parse.js';
-import { REQUIRED_COLUMNS, SCHEMA_SQL, STATE_SQL } from './sql.js';
+import { parseAsn, parseCountry, parseIp, parseIpType, parseTimestamp, spurIpType } from './parse.js';
+import { ADDED_RUN_COLUMNS, REQUIRED_COLUMNS, SCHEMA_SQL, STATE_SQL } from './sql.js';
 
 export type SqliteDb = Database;
 
@@ -72,13 +72,16 @@ export function openSqlite(path: string, options: OpenOptions = {}): Database {
   fn('pg_parse_country', parseCountry);
   fn('pg_parse_ip_type', parseIpType);
   fn('pg_parse_timestamptz', parseTimestamp);
+  fn('pg_spur_ip_type', spurIpType);
   return db;
 }
 
-/** Creates the upstream v16 tables and the backfill state tables when missing (idempotent). */
+/** Creates the upstream v16 tables and the backfill state tables when missing, and adds newer counters (idempotent). */
 export function ensureSchema(db: Database): void {
   db.exec(SCHEMA_SQL);
   db.exec(STATE_SQL);
+  const have = new Set((db.prepare(`SELECT name FROM pragma_table_info('backfill_runs')`).all() as { name: string }[]).map((r) => r.name));
+  for (const c of ADDED_RUN_COLUMNS) if (!have.has(c)) db.exec(`ALTER TABLE backfill_runs ADD COLUMN ${c} INTEGER NOT NULL DEFAULT 0`);
 }
 
 /** Names the tables/columns the backfill needs that the file lacks; CliError exit 2 when any. */

@@ -1,9 +1,10 @@
 // The value parsers of the SQLite backfill: TypeScript ports of the PostgreSQL
-// functions sql/functions/backfill_parse_{ip,asn,country,ip_type,timestamptz}.sql,
-// registered as SQLite functions (see open.ts) so that the SQLite snapshot query
-// (sql.ts) reads like backfill_snapshot_source. Same inputs, same results (the
-// parity test in test/sqlite.test.ts runs them against the PostgreSQL functions);
-// the one documented difference is in parseTimestamp (named time zones).
+// functions sql/functions/backfill_{parse_ip,parse_asn,parse_country,parse_ip_type,
+// parse_timestamptz,spur_ip_type}.sql, registered as SQLite functions (see open.ts)
+// so that the SQLite snapshot query (sql.ts) reads like backfill_snapshot_source.
+// Same inputs, same results (the parity test in test/sqlite.test.ts runs them against
+// the PostgreSQL functions); the one documented difference is in parseTimestamp
+// (named time zones).
 // None of them ever throws: a value that cannot be read gives null.
 
 const BLANKS = ' \t\r\n';
@@ -37,30 +38,52 @@ export function parseCountry(raw: string | null | undefined): string | null {
   return /^[A-Z]{2}$/.test(v) ? v : null;
 }
 
+/** The types the upstream loader prefers when several are present (backfill_parse_ip_type), best first. */
+const PREFERRED_TYPES = ['VPN', 'TOR', 'PROXY', 'DATACENTER', 'RESIDENTIAL', 'MOBILE'];
+
+/** A JSON string trimmed and upper-cased; anything else, or blank -> null. */
+function typeText(v: unknown): string | null {
+  const t = typeof v === 'string' ? btrim(v).toUpperCase() : '';
+  return t === '' ? null : t;
+}
+
+/** backfill_parse_ip_type on a parsed value: a string gives itself, an array its preferred (else first) non-blank string. */
+function typeOfTypes(v: unknown): string | null {
+  if (!Array.isArray(v)) return typeText(v);
+  const rank = (t: string): number => (PREFERRED_TYPES.includes(t) ? PREFERRED_TYPES.indexOf(t) : 6);
+  let best: string | null = null;
+  for (const t of v.map(typeText)) if (t !== null && (best === null || rank(t) < rank(best))) best = t;
+  return best;
+}
+
+function parseJson(text: string | null | undefined): unknown {
+  try {
+    return text === null || text === undefined ? undefined : JSON.parse(String(text));
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * backfill_parse_ip_type, from the JSON text of spur.client.types (SQLite's `->`):
- * a string gives itself, an array its first non-blank string element; trimmed and
- * upper-cased. JSON null, '', [], numbers, booleans, objects -> null.
+ * backfill_parse_ip_type, from JSON text (spur.client.types, ip_inventory.ip_types): a
+ * string gives itself; an array the element the upstream loader prefers, VPN > TOR >
+ * PROXY > DATACENTER > RESIDENTIAL > MOBILE, else its first non-blank string; trimmed and
+ * upper-cased. JSON null, '', [], numbers, booleans, objects, invalid JSON -> null.
  */
 export function parseIpType(json: string | null | undefined): string | null {
-  if (json === null || json === undefined) return null;
-  let v: unknown;
-  try {
-    v = JSON.parse(String(json));
-  } catch {
-    return null;
-  }
-  const norm = (s: string): string | null => {
-    const t = btrim(s).toUpperCase();
-    return t === '' ? null : t;
-  };
-  if (typeof v === 'string') return norm(v);
-  if (Array.isArray(v)) {
-    for (const el of v) {
-      if (typeof el === 'string' && btrim(el) !== '') return norm(el);
-    }
-  }
-  return null;
+  return typeOfTypes(parseJson(json));
+}
+
+/**
+ * backfill_spur_ip_type, from the JSON text of a spur member: the list form's element
+ * [3], or the object form's client.types (as parseIpType), else its infrastructure.
+ */
+export function spurIpType(json: string | null | undefined): string | null {
+  const v = parseJson(json);
+  if (Array.isArray(v)) return typeText(v[3]);
+  if (typeof v !== 'object' || v === null) return null;
+  const o = v as { client?: { types?: unknown } | null; infrastructure?: unknown };
+  return typeOfTypes(o.client?.types) ?? typeText(o.infrastructure);
 }
 
 // ---------------------------------------------------------------------------
