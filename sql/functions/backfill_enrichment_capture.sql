@@ -25,7 +25,8 @@
 --   raw_as_country  dshield.ip.ascountry (the AS's registration country)
 --   raw_at          enriched_at
 --   spur            the spur member (list or object) for backfill_spur_ip_type
--- Raises only when a value it reads holds a \u0000 escape (not representable as text).
+-- Raises only when the document holds a \u0000 escape anywhere (not representable as
+-- text; json_to_record reads the whole document): see backfill_enrichment_unreadable.
 -- Locks: none (reads nothing). LANGUAGE sql, one SELECT: inlined into the caller.
 CREATE OR REPLACE FUNCTION backfill_enrichment_capture(p_enrichment json)
 RETURNS TABLE (

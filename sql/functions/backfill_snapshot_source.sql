@@ -41,8 +41,9 @@
 --   bad_enriched_at enriched_at present but not a date-time
 -- reject_detail is the offending raw value (at most 200 characters).
 -- The *_source columns say 'json', 'session', 'history', 'inventory' or 'default'
--- (NULL when no value). Raises only when the JSON cannot be read as text (a \u0000
--- escape in a value it reads); the batch function isolates such rows.
+-- (NULL when no value). Raises only when the JSON cannot be read as text: a \u0000
+-- escape anywhere in the document (json_to_record reads all of it); the batch function
+-- isolates such rows as row_error, validation skips them (backfill_enrichment_unreadable).
 -- Locks: none (reads ip_inventory and ip_asn_history, one index probe each).
 -- LANGUAGE sql with a single SELECT, so it is inlined into the caller's query as a
 -- LATERAL subquery (no per-row function call); the OFFSET 0 fences make the JSON
