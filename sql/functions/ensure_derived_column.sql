@@ -12,8 +12,8 @@
 --   ip_types default/NOT NULL     SET DEFAULT / SET NOT NULL
 -- Indexes on a column that is dropped and re-added are re-created in the same transaction
 -- with their previous definition, so the schema is never left without them.
--- Generation expressions are compared after canonical_generation_expression(), i.e. as this
--- server deparses them. A view depending on a column that must be dropped, a missing
+-- Generation expressions are compared by schema_expression_key() (read-only: p_apply = false
+-- works in a READ ONLY transaction, as check and validate need). A view depending on a column that must be dropped, a missing
 -- enrichment column, or a plain ip_types of another type cannot be repaired here: reported as
 -- a blocker (p_apply = false) or raised as one error before anything is changed.
 -- p_apply = false: changes nothing, returns the planned step. Returns one row (action 'none'
@@ -32,7 +32,6 @@ DECLARE
     e        record;
     a        record;
     v_rel    regclass := to_regclass(format('%I', p_table));
-    v_want   text;
     v_have   text;
     v_stmts  text[] := '{}';
     v_idx    text[] := '{}';
@@ -63,19 +62,22 @@ BEGIN
          WHERE at.attrelid = v_rel AND at.attname = p_column AND at.attnum > 0 AND NOT at.attisdropped;
 
         IF e.generation_expression IS NOT NULL THEN
-            BEGIN
-                v_want := canonical_generation_expression(p_table, e.column_type, e.generation_expression);
-            EXCEPTION WHEN OTHERS THEN
-                blocker := format('the expression of %I.%I cannot be built on this table (%s); run the migrations '
-                                  'or restore the columns it uses (enrichment jsonb)', p_table, p_column, SQLERRM);
-            END;
+            -- Read-only: the expression is compared by schema_expression_key() (no probe table),
+            -- and the column it reads must exist (json or jsonb: the operators work on both).
+            IF NOT EXISTS (SELECT 1 FROM pg_attribute x
+                            WHERE x.attrelid = v_rel AND x.attname = 'enrichment' AND NOT x.attisdropped
+                              AND x.atttypid IN ('json'::regtype, 'jsonb'::regtype)) THEN
+                blocker := format('the expression of %I.%I cannot be built on this table (it reads the column '
+                                  'enrichment, json or jsonb, which is missing or of another type); restore it', p_table, p_column);
+            END IF;
             IF blocker IS NOT NULL THEN
                 action := 'add_generated_column';
             ELSIF a.attnum IS NULL THEN
                 action := 'add_generated_column';
                 v_stmts := ARRAY[format('ALTER TABLE %I ADD COLUMN %s', p_table, e.column_ddl)];
                 rewrites_table := true;
-            ELSIF a.gen = 's' AND a.typ = e.column_type AND a.expr = v_want THEN
+            ELSIF a.gen = 's' AND a.typ = e.column_type
+                  AND schema_expression_key(a.expr) = schema_expression_key(e.generation_expression) THEN
                 action := 'none';
             ELSIF a.gen = 's' AND a.typ = e.column_type AND current_setting('server_version_num')::int >= 170000 THEN
                 action := 'set_expression';

@@ -1,17 +1,21 @@
 -- ensure_index(table, name, concurrently, apply): completeness guard and repair of one index
 -- as expected_indexes() defines it. Compares pg_get_indexdef() (schema name removed) with the
--- expected definition.
+-- expected definition, under ANY name (schema_index_matches()).
+--   a valid index with the same    nothing: it does the job (the ORM's ix_<t>_<c>, the
+--   definition, whatever its name  upstream's idx_*, ours); it is not renamed, and no second
+--                                  one is built
 --   missing                        CREATE INDEX [CONCURRENTLY] IF NOT EXISTS name ON table ...
---   same definition, other name    ALTER INDEX other RENAME TO name (no build)
---   INVALID (a failed concurrent   DROP INDEX [CONCURRENTLY] + CREATE INDEX [CONCURRENTLY]
---   build) or another definition
+--   ours (this name) INVALID (a    DROP INDEX [CONCURRENTLY] + CREATE INDEX [CONCURRENTLY]
+--   failed concurrent build) or
+--   another definition
 -- p_concurrently = true is for the runner: CREATE/DROP INDEX CONCURRENTLY cannot run inside a
 -- function or a transaction block, so with p_apply = false the function returns the
 -- statements and the runner sends each one on its own, outside a transaction; with p_apply =
 -- true it raises. p_concurrently = false (migrations, psql, tests) builds in place.
 -- Returns one row per statement (one row with action 'none' when the index is as expected).
 -- Locks: CREATE INDEX: SHARE on the table (blocks writes while it builds); CONCURRENTLY:
--- SHARE UPDATE EXCLUSIVE (reads and writes go on); ALTER INDEX RENAME: SHARE UPDATE EXCLUSIVE.
+-- SHARE UPDATE EXCLUSIVE (reads and writes go on); DROP INDEX: ACCESS EXCLUSIVE (CONCURRENTLY:
+-- SHARE UPDATE EXCLUSIVE).
 CREATE OR REPLACE FUNCTION ensure_index(
     p_table        text,
     p_name         text,
@@ -56,48 +60,33 @@ BEGIN
         PERFORM set_config('lock_timeout', coalesce(nullif(current_setting('cowrie_db.lock_timeout', true), ''), '2s'), true);
     END IF;
 
-    SELECT ic.relname, ix.indisvalid,
-           regexp_replace(pg_get_indexdef(ix.indexrelid), '^CREATE (UNIQUE )?INDEX \S+ ON (ONLY )?\S+ ', '') AS def
-      INTO v_idx
-      FROM pg_index ix JOIN pg_class ic ON ic.oid = ix.indexrelid
-     WHERE ix.indrelid = v_rel AND ic.relname = p_name;
-
-    IF FOUND AND v_idx.indisvalid AND v_idx.def = e.definition THEN
-        action := 'none'; lock_mode := 'none';
-        message := format('%s on %s is as expected', p_name, p_table);
+    -- A valid index with the expected definition, under any name, does the job.
+    SELECT m.index_name INTO v_same FROM schema_index_matches(p_table, p_name) m WHERE m.same_job LIMIT 1;
+    IF v_same IS NOT NULL THEN
+        action := 'none'; lock_mode := 'none'; object_name := v_same;
+        message := format('%s on %s is as expected%s', p_name, p_table,
+                          CASE WHEN v_same <> p_name THEN format(' (as %s)', v_same) ELSE '' END);
         RETURN NEXT;
         RETURN;
     END IF;
 
+    SELECT m.index_name, m.valid, m.definition AS def INTO v_idx
+      FROM schema_index_matches(p_table, p_name) m WHERE NOT m.same_job LIMIT 1;
     IF FOUND THEN
         v_acts := ARRAY['drop_index', 'create_index'];
         v_steps := ARRAY[format('DROP INDEX %sIF EXISTS %I', v_conc, p_name), v_create];
         message := format('%s on %s is %s: rebuild', p_name, p_table,
-                          CASE WHEN NOT v_idx.indisvalid THEN 'INVALID (a failed build)'
+                          CASE WHEN NOT v_idx.valid THEN 'INVALID (a failed build)'
                                ELSE format('%s instead of %s', v_idx.def, e.definition) END);
     ELSE
-        -- The same index under another name (not itself an expected index)?
-        SELECT ic.relname INTO v_same
-          FROM pg_index ix JOIN pg_class ic ON ic.oid = ix.indexrelid
-         WHERE ix.indrelid = v_rel AND ix.indisvalid AND NOT ix.indisprimary
-           AND regexp_replace(pg_get_indexdef(ix.indexrelid), '^CREATE (UNIQUE )?INDEX \S+ ON (ONLY )?\S+ ', '') = e.definition
-           AND ic.relname NOT IN (SELECT x.index_name FROM expected_indexes() x)
-         ORDER BY ic.relname LIMIT 1;
-        IF v_same IS NOT NULL THEN
-            v_acts := ARRAY['rename_index'];
-            v_steps := ARRAY[format('ALTER INDEX %I RENAME TO %I', v_same, p_name)];
-            message := format('%s on %s exists as %s: rename', p_name, p_table, v_same);
-        ELSE
-            v_acts := ARRAY['create_index'];
-            v_steps := ARRAY[v_create];
-            message := format('%s on %s is missing: create', p_name, p_table);
-        END IF;
+        v_acts := ARRAY['create_index'];
+        v_steps := ARRAY[v_create];
+        message := format('%s on %s is missing: create', p_name, p_table);
     END IF;
 
     FOR i IN 1 .. cardinality(v_steps) LOOP
         action := v_acts[i]; statement := v_steps[i] || ';';
-        lock_mode := CASE WHEN v_acts[i] = 'rename_index' THEN 'SHARE UPDATE EXCLUSIVE'
-                          WHEN v_acts[i] = 'drop_index' AND NOT p_concurrently THEN 'ACCESS EXCLUSIVE'
+        lock_mode := CASE WHEN v_acts[i] = 'drop_index' AND NOT p_concurrently THEN 'ACCESS EXCLUSIVE'
                           ELSE v_lock END;
         IF p_apply THEN
             IF v_acts[i] = 'drop_index' THEN

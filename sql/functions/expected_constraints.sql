@@ -1,6 +1,10 @@
 -- expected_constraints(): THE list of the named CHECK and FOREIGN KEY constraints of the v16
 -- schema, in one place, with what is needed to count violating rows and the fix to suggest.
--- (Primary keys and the inline CHECK (asn_number > 0) are part of CREATE TABLE in 002.)
+-- (Primary keys are part of CREATE TABLE in 001/002; the CHECK (asn_number > 0) too, under
+-- the name PostgreSQL gives an inline CHECK, asn_inventory_asn_number_check; it is listed here
+-- so that an asn_inventory the upstream's ORM created, which has no CHECK, gets it.)
+-- A constraint that does the same job under another name (the ORM's or the upstream v16 one)
+-- satisfies the expectation: see schema_constraint_matches().
 -- Used by: migration 002, ensure_constraint(), schema_repair_plan(), rollback_v16_to_v15().
 -- Locks: none (constant data).
 CREATE OR REPLACE FUNCTION expected_constraints()
@@ -39,7 +43,10 @@ AS $fn$
          $f$insert the missing addresses into ip_inventory, or delete the orphan history rows: DELETE FROM ip_asn_history h WHERE NOT EXISTS (SELECT 1 FROM ip_inventory i WHERE i.ip_address = h.ip_address);$f$),
         (5, 'ip_asn_history', 'fk_ip_asn_history_asn_number', 'f',
          NULL, 'asn_number', 'asn_inventory', 'asn_number',
-         $f$insert the missing ASNs into asn_inventory, or delete the orphan history rows: DELETE FROM ip_asn_history h WHERE NOT EXISTS (SELECT 1 FROM asn_inventory a WHERE a.asn_number = h.asn_number);$f$)
+         $f$insert the missing ASNs into asn_inventory, or delete the orphan history rows: DELETE FROM ip_asn_history h WHERE NOT EXISTS (SELECT 1 FROM asn_inventory a WHERE a.asn_number = h.asn_number);$f$),
+        (6, 'asn_inventory', 'asn_inventory_asn_number_check', 'c',
+         $c$asn_number > 0$c$, NULL, NULL, NULL,
+         $f$ASNs are positive: look at the rows (SELECT * FROM asn_inventory WHERE NOT (asn_number > 0)), re-point what references them, and delete them$f$)
     ) AS v(ordinal, table_name, constraint_name, constraint_type, check_expression,
            fk_column, ref_table, ref_column, violation_fix)
     ORDER BY v.ordinal

@@ -56,7 +56,7 @@ export function validateCommand(): Command {
     .option('--ip-type <type>', 'IP type of the benchmark queries (default DATACENTER)')
     .option('--snowshoe-min-ips <n>', 'snowshoe query: ASNs with more than n distinct IPs (default 100)')
     .option('--statement-timeout <seconds>', 'per-statement limit in the read-only transaction (default 300)')
-    .option('--no-full-drift', 'schema drift from a catalog subset only, instead of exactly as `cowrie-db check` (which builds the expected schema in a scratch database on the same server and needs CREATEDB)')
+    .option('--no-full-drift', 'no effect (kept for scripts): schema drift is always schema_findings(), exactly as `cowrie-db check` reports it')
     .option('--only <groups>', `run only these groups (comma-separated: ${GROUPS.filter((g) => g !== 'connection').join(', ')})`)
     .option('--skip <groups>', 'leave these groups out')
     .addHelpText(

@@ -4,16 +4,19 @@ import { runner } from 'node-pg-migrate';
 import { relative } from 'node:path';
 import type postgres from 'postgres';
 import { CliError, ExitCode } from '../errors.js';
-import { log } from '../log.js';
+import { isVerbose, log } from '../log.js';
 import { pgClientConfig, type Database } from './connect.js';
 import { redact } from './redact.js';
 import { forgetMigrationChecksums, recordMigrationChecksums } from './migration-checksums.js';
 import { functionInstallFiles, sqlDir, sqlFiles, sqlRoot, type SqlDir } from './sqlfiles.js';
+import type { Finding } from '../schema/findings.js';
 
 export const MIGRATIONS_TABLE = 'pgmigrations';
 
+/** A row of schema_repair_plan() (sql/functions/schema_repair_plan.sql). */
 export interface RepairStep {
   step: number;
+  finding_id: string;
   action: string;
   table_name: string | null;
   object_name: string | null;
@@ -23,8 +26,17 @@ export interface RepairStep {
   table_bytes: string | number | null;
   concurrently: boolean;
   run_sql: string;
-  blocker: string | null;
+  severity: string;
+  repair: string;
   message: string | null;
+}
+
+/** The opt-in repairs of schema_findings() (its opt_in column) and their flags. */
+export const OPT_INS = ['drop-duplicates', 'convert-jsonb'] as const;
+export type OptIn = (typeof OPT_INS)[number];
+
+export interface MigrateOptions {
+  optIn?: OptIn[];
 }
 
 export interface MigrateReport {
@@ -32,7 +44,17 @@ export interface MigrateReport {
   views: number;
   applied: string[];
   pending: string[];
-  repaired: Pick<RepairStep, 'step' | 'action' | 'table_name' | 'object_name' | 'statement'>[];
+  repaired: Pick<RepairStep, 'step' | 'finding_id' | 'action' | 'table_name' | 'object_name' | 'statement'>[];
+  /** What schema_findings() still reports afterwards: not repaired automatically (manual, or opt-in not chosen). */
+  notRepaired: Finding[];
+}
+
+/**
+ * Our own installation steps are quiet: NOTICEs such as "procedure ... does not exist,
+ * skipping" from a guarded DROP are noise. Under --verbose they are shown.
+ */
+export function quietSetting(): string {
+  return isVerbose() ? 'set local client_min_messages = notice' : 'set local client_min_messages = warning';
 }
 
 /** Run one multi-statement SQL file in a transaction (simple protocol). */
@@ -40,6 +62,7 @@ async function runFile(sql: postgres.Sql, name: string, text: string): Promise<v
   try {
     await sql.begin(async (tx) => {
       await tx.unsafe('set local check_function_bodies = off');
+      await tx.unsafe(quietSetting());
       await tx.unsafe(text).simple();
     });
   } catch (err) {
@@ -115,6 +138,7 @@ export async function inRolledBackTransaction<T>(
     .begin(async (tx) => {
       if (options.withCurrentFunctions) {
         await tx.unsafe('set local check_function_bodies = off');
+        await tx.unsafe(quietSetting());
         for (const f of functionInstallFiles()) await tx.unsafe(f.text).simple();
       }
       result = await fn(tx);
@@ -126,59 +150,76 @@ export async function inRolledBackTransaction<T>(
   return result as T;
 }
 
-/** What the repair step would still do (sql/functions/schema_repair_plan.sql); changes nothing. */
-export async function repairPlan(sql: postgres.Sql, options: { withCurrentFunctions?: boolean } = {}): Promise<RepairStep[]> {
-  // The plan function uses a temporary table: it runs in a rolled-back transaction.
+/** What the repair step would run (sql/functions/schema_repair_plan.sql); changes nothing. */
+export async function repairPlan(sql: postgres.Sql, options: { withCurrentFunctions?: boolean; optIn?: OptIn[] } = {}): Promise<RepairStep[]> {
+  const optIn = options.optIn ?? [];
   return inRolledBackTransaction(
     sql,
-    async (tx) => (await tx`select * from schema_repair_plan(true) order by step`) as unknown as RepairStep[],
+    async (tx) => (await tx`select * from schema_repair_plan(true, ${optIn}::text[]) order by step`) as unknown as RepairStep[],
     options,
   );
 }
 
+const MAX_ROUNDS = 3;
+
 /**
- * The repair step: brings drifted or incomplete objects back to what the migrations
- * define. Stops before changing anything if a step is blocked (first blocker only).
- * Each step runs in its own transaction; index builds run CONCURRENTLY outside one.
+ * The repair step: runs what schema_repair_plan() lists (the findings migrate repairs
+ * automatically, plus the opted-in ones), each step in its own transaction, index builds
+ * CONCURRENTLY outside one. A repair can make another possible (a column before the
+ * constraint on it), so the plan is read again after each round, up to three rounds.
+ * Findings that are not repaired automatically are left alone and returned by migrateUp.
  */
-export async function repairSchema(db: Database): Promise<MigrateReport['repaired']> {
-  const plan = await repairPlan(db.sql);
-  const blocked = plan.find((s) => s.blocker);
-  if (blocked) {
-    throw new CliError(
-      redact(
-        `schema repair stopped before changing anything, at step ${blocked.step} (${blocked.action} on ${blocked.table_name ?? '?'}):\n` +
-          `  ${blocked.blocker}\n  statement: ${blocked.statement ?? blocked.run_sql}`,
-      ),
-      ExitCode.error,
-    );
-  }
+export async function repairSchema(db: Database, options: MigrateOptions = {}): Promise<MigrateReport['repaired']> {
   const done: MigrateReport['repaired'] = [];
-  for (const step of plan) {
-    log.info(`repair ${step.step}: ${step.action} ${step.table_name ?? ''}${step.object_name ? '.' + step.object_name : ''}`);
-    try {
-      if (step.concurrently) await db.sql.unsafe(step.run_sql);
-      else await db.sql.begin((tx) => tx.unsafe(step.run_sql));
-    } catch (err) {
-      throw new CliError(
-        redact(`schema repair step ${step.step} (${step.action}) failed and was rolled back: ${(err as Error).message}\n  statement: ${step.statement ?? step.run_sql}`),
-        ExitCode.error,
-      );
+  let previous = '';
+  for (let round = 1; round <= MAX_ROUNDS; round++) {
+    const plan = await repairPlan(db.sql, { optIn: options.optIn });
+    const ids = plan.map((s) => s.finding_id).join('\n');
+    if (plan.length === 0 || ids === previous) break;
+    previous = ids;
+    for (const step of plan) {
+      log.info(`repair: ${step.action} ${step.table_name ?? ''}${step.object_name ? '.' + step.object_name : ''}`);
+      try {
+        if (step.concurrently) await db.sql.unsafe(step.run_sql);
+        else
+          await db.sql.begin(async (tx) => {
+            await tx.unsafe(quietSetting());
+            await tx.unsafe(step.run_sql);
+          });
+      } catch (err) {
+        throw new CliError(
+          redact(`schema repair step ${done.length + 1} (${step.action} on ${step.table_name ?? '?'}) failed and was rolled back: ${(err as Error).message}\n  statement: ${step.statement ?? step.run_sql}`),
+          ExitCode.error,
+        );
+      }
+      done.push({ step: done.length + 1, finding_id: step.finding_id, action: step.action, table_name: step.table_name, object_name: step.object_name, statement: step.statement });
     }
-    done.push({ step: step.step, action: step.action, table_name: step.table_name, object_name: step.object_name, statement: step.statement });
   }
   return done;
 }
 
-export async function migrateUp(db: Database): Promise<MigrateReport> {
+export async function migrateUp(db: Database, options: MigrateOptions = {}): Promise<MigrateReport> {
+  // What needs repair before anything runs (this version's schema_findings, rolled back), so
+  // that the report also names what the pending migrations repaired themselves (on a real
+  // install migration 002 completes ip_inventory, validates the NOT VALID foreign key, ...).
+  const optIn: string[] = options.optIn ?? [];
+  const before = (await inRolledBackTransaction(db.sql, (tx) => tx`select * from schema_findings(true) order by step`, { withCurrentFunctions: true })
+    .catch(() => [])) as unknown as Finding[];
   const functions = await installObjects(db, 'functions');
   const pending = await pendingMigrations(db);
   const applied = pending.length > 0 ? await runMigrations(db, 'up', Infinity) : [];
   await recordMigrationChecksums(db.sql);
   // Repair before views: a view over a drifted column would block its repair.
-  const repaired = await repairSchema(db);
+  const steps = await repairSchema(db, options);
   const views = await installObjects(db, 'views');
-  return { functions, views, applied, pending, repaired };
+  const after = (await db.sql`select * from schema_findings(true) order by step`) as unknown as Finding[];
+  const left = new Set(after.map((f) => f.finding_id));
+  const ran = new Set(steps.map((s) => s.finding_id));
+  const byMigrations = before
+    .filter((f) => (f.repair === 'auto' || (f.repair === 'opt-in' && optIn.includes(f.opt_in ?? ''))) && !left.has(f.finding_id) && !ran.has(f.finding_id))
+    .map((f) => ({ step: 0, finding_id: f.finding_id, action: f.kind, table_name: f.table_name, object_name: f.object_name, statement: f.fix }));
+  const repaired = [...byMigrations, ...steps].map((r, i) => ({ ...r, step: i + 1 }));
+  return { functions, views, applied, pending, repaired, notRepaired: after.filter((f) => f.repair !== 'none') };
 }
 
 export async function migrateDown(db: Database, count: number): Promise<string[]> {

@@ -40,7 +40,8 @@ export function migrationFileChecksums(): MigrationFile[] {
 export async function recordMigrationChecksums(sql: postgres.Sql): Promise<string[]> {
   const [exists] = await sql`select to_regclass(${MIGRATIONS_TABLE}) is not null as ok`;
   if (!exists?.ok) return [];
-  await sql.unsafe(CHECKSUMS_TABLE_DDL);
+  const [table] = await sql`select to_regclass(${CHECKSUMS_TABLE}) is not null as ok`;
+  if (!table?.ok) await sql.unsafe(CHECKSUMS_TABLE_DDL); // (IF NOT EXISTS would say "already exists, skipping")
   const applied = new Set((await sql.unsafe(`select name from ${MIGRATIONS_TABLE}`)).map((r) => String(r.name)));
   const files = migrationFileChecksums().filter((f) => applied.has(f.name));
   if (files.length === 0) return [];

@@ -1,48 +1,66 @@
-// `migrate --dry-run`: the exact plan, each statement with the lock it takes and
-// the size of the table it touches; nothing is changed.
+// `migrate --dry-run`: the plan, nothing changed. Pending migrations are listed with what
+// their header says they do and lock (each file documents it); the repair plan and what
+// migrate will NOT repair come from schema_findings() (through schema_repair_plan()),
+// computed with this version's functions in a transaction that is rolled back.
 import type { Database } from './connect.js';
-import { pendingMigrations, repairPlan, type RepairStep } from './migrate.js';
-import { sqlFiles, upSection } from './sqlfiles.js';
-import { describeLock, splitStatements } from './statements.js';
+import { inRolledBackTransaction, pendingMigrations, type OptIn, type RepairStep } from './migrate.js';
+import { sqlFiles } from './sqlfiles.js';
+import type { Finding } from '../schema/findings.js';
 
-export interface PlannedStatement {
-  statement: string;
-  lock: string;
-  table?: string;
-  tableBytes?: number;
-  rewrites: boolean;
+export interface PendingMigration {
+  name: string;
+  /** The file's header comment (what it does, "Locks: ..."), as written in the file. */
+  header: string[];
 }
 
 export interface MigrationPlan {
-  pending: { name: string; statements: PlannedStatement[] }[];
+  pending: PendingMigration[];
+  /** Findings the pending migrations themselves repair (e.g. a missing table they create). */
+  byMigrations: Finding[];
+  /** What migrate runs, in order (schema_repair_plan). */
   repair: RepairStep[];
-  /** Set when the repair plan cannot be computed before the pending migrations ran. */
+  /** What migrate leaves: manual findings and opt-in ones not chosen (schema_findings). */
+  notRepaired: Finding[];
+  /** Set when the plan cannot be computed before the pending migrations ran. */
   repairNote?: string;
 }
 
-async function tableBytes(db: Database, table: string | undefined): Promise<number | undefined> {
-  if (!table) return undefined;
-  const [row] = await db.sql`select pg_total_relation_size(to_regclass(${table}))::bigint as bytes`;
-  return row?.bytes === null || row?.bytes === undefined ? undefined : Number(row.bytes);
+/**
+ * What a migration file's header says about it: its first line and its "Locks:" paragraph,
+ * as written in the file (each migration documents the locks it takes).
+ */
+export function migrationHeader(text: string): string[] {
+  const lines: string[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('--') || /^--\s*up migration/i.test(line)) break;
+    lines.push(line.replace(/^--\s?/, ''));
+  }
+  const locks = lines.findIndex((l) => /^\s*Locks\b/i.test(l));
+  const tail = locks < 0 ? [] : lines.slice(locks).filter((l, i) => i === 0 || l.trim() !== '');
+  return [...lines.slice(0, 1), ...(locks > 0 ? tail : [])];
 }
 
-export async function migrationPlan(db: Database): Promise<MigrationPlan> {
+export async function migrationPlan(db: Database, options: { optIn?: OptIn[] } = {}): Promise<MigrationPlan> {
   const pendingNames = new Set(await pendingMigrations(db));
-  const pending: MigrationPlan['pending'] = [];
-  for (const file of sqlFiles('migrations')) {
-    const name = file.name.replace(/\.sql$/, '');
-    if (!pendingNames.has(name)) continue;
-    const statements: PlannedStatement[] = [];
-    for (const statement of splitStatements(upSection(file.text))) {
-      const lock = describeLock(statement);
-      statements.push({ statement, lock: lock.lock, table: lock.table, rewrites: lock.rewrites, tableBytes: await tableBytes(db, lock.table) });
-    }
-    pending.push({ name, statements });
-  }
+  const pending = sqlFiles('migrations')
+    .map((f) => ({ name: f.name.replace(/\.sql$/, ''), header: migrationHeader(f.text) }))
+    .filter((m) => pendingNames.has(m.name));
+  const optIn = options.optIn ?? [];
   try {
-    return { pending, repair: await repairPlan(db.sql, { withCurrentFunctions: true }) };
+    const { repair, findings } = await inRolledBackTransaction(
+      db.sql,
+      async (tx) => ({
+        repair: (await tx`select * from schema_repair_plan(true, ${optIn}::text[]) order by step`) as unknown as RepairStep[],
+        findings: (await tx`select * from schema_findings(true) order by step`) as unknown as Finding[],
+      }),
+      { withCurrentFunctions: true },
+    );
+    const planned = new Set(repair.map((r) => r.finding_id));
+    const byMigrations = findings.filter((f) => f.repair === 'auto' && f.run_sql === null);
+    const notRepaired = findings.filter((f) => !planned.has(f.finding_id) && f.repair !== 'none' && !byMigrations.includes(f));
+    return { pending, byMigrations, repair, notRepaired };
   } catch (err) {
-    return { pending, repair: [], repairNote: `the repair plan is computed after the pending migrations run (${(err as Error).message})` };
+    return { pending, byMigrations: [], repair: [], notRepaired: [], repairNote: `the repair plan could not be computed (${(err as Error).message})` };
   }
 }
 

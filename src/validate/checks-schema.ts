@@ -3,9 +3,11 @@
 import { performance } from 'node:perf_hooks';
 import { MIGRATIONS_TABLE, migrationNames } from '../db/migrate.js';
 import { migrationFileChecksums, readMigrationChecksums, CHECKSUMS_TABLE } from '../db/migration-checksums.js';
-import type { SchemaSnapshot } from '../schema/diff.js';
-import { schemaDrift } from './drift.js';
+import { readInstalledFindings, type Finding } from '../schema/findings.js';
 import type { CheckRunner } from './runner.js';
+
+/** schema_findings() as read before validate's read-only transaction, or why it could not be. */
+export type PreRead = { findings: Finding[]; source: string } | { error: string };
 
 export async function connectionChecks(r: CheckRunner, label: string): Promise<void> {
   await r.run({ id: 'connection.connectivity', title: 'Connectivity', severity: 'CRITICAL' }, async (tx) => {
@@ -50,51 +52,51 @@ export async function connectionChecks(r: CheckRunner, label: string): Promise<v
   }, { threshold: `>= ${min}` });
 }
 
-export async function schemaChecks(r: CheckRunner, expected: SchemaSnapshot | null = null): Promise<void> {
+export async function schemaChecks(r: CheckRunner, pre: PreRead | null = null): Promise<void> {
+  let findings: Finding[] | null = pre && 'findings' in pre ? pre.findings : null;
   await r.run({ id: 'schema.drift', title: 'Schema drift', severity: 'CRITICAL' }, async (tx) => {
-    const drift = await schemaDrift(tx, expected);
-    const critical = drift.findings.filter((f) => f.severity === 'CRITICAL');
-    const worst = critical.length ? 'CRITICAL' : drift.findings.some((f) => f.severity === 'ERROR') ? 'ERROR' : drift.findings.length ? 'WARNING' : undefined;
-    if (critical.length) r.state.blockedBy = `schema drift (${critical.map((f) => f.object).join(', ')}): fix it first, see schema.drift`;
+    // The same rows as cowrie-db check: this version's schema_findings() read just before this
+    // transaction, or (when that could not run) the copy installed in the database.
+    const source = pre && 'findings' in pre ? pre.source : 'installed schema_findings()';
+    findings ??= await readInstalledFindings(tx);
+    const drift = findings.filter((f) => f.severity !== 'INFO');
+    const critical = drift.filter((f) => f.severity === 'CRITICAL');
+    const worst = critical.length ? 'CRITICAL' : drift.some((f) => f.severity === 'ERROR') ? 'ERROR' : drift.length ? 'WARNING' : undefined;
+    if (critical.length) r.state.blockedBy = `schema drift (${critical.map((f) => `${f.table_name}.${f.object_name}`).join(', ')}): fix it first, see schema.drift`;
+    const auto = drift.filter((f) => f.repair === 'auto').length;
     return {
-      status: drift.findings.length ? 'fail' : 'pass', severity: worst, measured: drift.findings.length,
-      display: `${drift.findings.length} difference(s)`, threshold: '0',
-      message: drift.findings.length
-        ? `${drift.findings.map((f) => f.message).slice(0, 3).join('; ')}${drift.findings.length > 3 ? `; and ${drift.findings.length - 3} more` : ''}: run cowrie-db migrate`
-        : 'the live schema matches what the migrations define',
-      details: drift,
+      status: drift.length ? 'fail' : 'pass', severity: worst, measured: drift.length,
+      display: `${drift.length} finding(s)`, threshold: '0',
+      message: drift.length
+        ? `${drift.map((f) => f.message).slice(0, 3).join('; ')}${drift.length > 3 ? `; and ${drift.length - 3} more` : ''}` +
+          ` (${auto} repaired by cowrie-db migrate; cowrie-db check lists them all)`
+        : 'the live schema is as expected (schema_findings: no CRITICAL, ERROR or WARNING)',
+      details: { source, findings },
     };
   });
 
-  await r.run({ id: 'schema.version', title: 'Recorded vs actual schema version', severity: 'CRITICAL' }, async (tx) => {
+  await r.run({ id: 'schema.version', title: 'Recorded schema version', severity: 'CRITICAL' }, async (tx) => {
     const [st] = await tx`select to_regclass('schema_state') is not null as ok`;
     if (!st?.ok) {
-      return { status: 'fail', measured: null, display: 'no schema_state', threshold: 'recorded = actual', message: 'table schema_state does not exist: this is not a Cowrie database, or it was never migrated (cowrie-db migrate)' };
+      return { status: 'fail', measured: null, display: 'no schema_state', threshold: 'recorded >= 16', message: 'table schema_state does not exist: this is not a Cowrie database, or it was never migrated (cowrie-db migrate)' };
     }
-    const [s] = await tx`
-      select (select value from schema_state where key = 'schema_version') as recorded,
-             to_regclass('ip_inventory') is not null as ip_inventory,
-             to_regclass('asn_inventory') is not null as asn_inventory,
-             to_regclass('ip_asn_history') is not null as ip_asn_history,
-             (select count(*)::int from pg_attribute a where a.attrelid = to_regclass('session_summaries') and a.attnum > 0 and not a.attisdropped
-                and a.attname in ('source_ip', 'snapshot_asn', 'snapshot_country', 'snapshot_ip_type', 'snapshot_ip_types', 'enrichment_at')) as snapshot_cols`;
-    if (!s) throw new Error('no row');
-    const v16parts = [s.ip_inventory, s.asn_inventory, s.ip_asn_history].filter(Boolean).length + Math.min(Number(s.snapshot_cols), 5);
-    const actual = v16parts === 8 ? '16' : v16parts === 0 ? '15' : 'between 15 and 16';
-    const recorded = s.recorded === null ? null : String(s.recorded);
-    const ok = recorded === actual;
-    const overclaims = recorded !== null && /^\d+$/.test(recorded) && (actual !== '16' && Number(recorded) >= 16);
-    return {
-      status: ok ? 'pass' : 'fail',
-      severity: overclaims || actual === 'between 15 and 16' ? 'CRITICAL' : 'ERROR',
-      measured: recorded, display: `recorded ${recorded ?? 'none'}, actual ${actual}`, threshold: 'recorded = actual',
-      message: ok
-        ? `schema_state says ${recorded} and the tables are those of v${actual}`
-        : overclaims || actual === 'between 15 and 16'
-          ? `schema_state says ${recorded ?? 'nothing'} but the schema is ${actual} (half-migrated: the upstream "table exists, skipped" failure): run cowrie-db migrate`
-          : `schema_state says ${recorded ?? 'nothing'} but the schema is v${actual}: run cowrie-db migrate to record it`,
-      details: { recorded, actual, v16Objects: v16parts },
-    };
+    const [s] = await tx`select value as recorded from schema_state where key = 'schema_version'`;
+    const recorded = s?.recorded === undefined || s.recorded === null ? null : String(s.recorded);
+    findings ??= await readInstalledFindings(tx);
+    const version = findings.find((f) => f.kind === 'schema_version');
+    const incomplete = findings.filter((f) => f.severity === 'CRITICAL' && (f.kind === 'missing_table' || f.kind === 'missing_column'));
+    const claims16 = recorded !== null && /^\d+$/.test(recorded) && Number(recorded) >= 16;
+    if (claims16 && incomplete.length) {
+      return { status: 'fail', severity: 'CRITICAL', measured: recorded, display: `recorded ${recorded}, schema incomplete`, threshold: 'recorded >= 16 and complete',
+        message: `schema_state says ${recorded} but ${incomplete.map((f) => `${f.table_name}.${f.object_name}`).join(', ')} ${incomplete.length > 1 ? 'are' : 'is'} missing (half-migrated: the upstream "table exists, skipped" failure): run cowrie-db migrate`,
+        details: { recorded, missing: incomplete.map((f) => f.finding_id) } };
+    }
+    if (version && version.severity !== 'INFO') {
+      return { status: 'fail', severity: 'ERROR', measured: recorded, display: `recorded ${recorded ?? 'none'}`, threshold: 'recorded >= 16',
+        message: `${version.message}: ${version.repair === 'auto' ? 'run cowrie-db migrate' : (version.manual_step ?? 'see cowrie-db check')}`, details: { recorded } };
+    }
+    return { status: 'pass', measured: recorded, display: `recorded ${recorded}`, threshold: 'recorded >= 16',
+      message: version ? version.message : `schema_state says ${recorded} and the schema is complete`, details: { recorded } };
   });
 
   await r.run({ id: 'schema.migrations', title: 'Migrations applied vs files on disk', severity: 'ERROR' }, async (tx) => {

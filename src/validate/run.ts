@@ -3,13 +3,12 @@
 import { randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Database } from '../db/connect.js';
-import { expectedSnapshot } from '../schema/check.js';
-import type { SchemaSnapshot } from '../schema/diff.js';
+import { readFindings } from '../schema/findings.js';
 import { log } from '../log.js';
 import { groupEnabled, type ValidateConfig } from './config.js';
 import { accuracyChecks, coverageChecks, dataQualityChecks, readinessChecks } from './checks-data.js';
 import { performanceChecks } from './checks-performance.js';
-import { connectionChecks, schemaChecks } from './checks-schema.js';
+import { connectionChecks, schemaChecks, type PreRead } from './checks-schema.js';
 import { CheckRunner, type ValidateState } from './runner.js';
 import { VERDICT_EXIT, verdictOf, type CheckResult, type Verdict } from './types.js';
 
@@ -74,24 +73,24 @@ export function buildReport(database: string, config: ValidateConfig, seed: numb
 }
 
 export interface RunOptions {
-  /**
-   * Full drift comparison, as `cowrie-db check` does it: the expected schema is built by
-   * check's expectedSnapshot() in a scratch database on the same server (created and
-   * dropped; needs CREATEDB). The target itself is still only read. On by default; when
-   * the scratch database cannot be created, the catalog subset of drift.ts is used.
-   */
+  /** Kept for scripts (--no-full-drift); no effect: drift is always schema_findings(), as check has it. */
   fullDrift?: boolean;
 }
 
-export async function runValidate(db: Database, config: ValidateConfig, options: RunOptions = {}): Promise<ValidateReport> {
+export async function runValidate(db: Database, config: ValidateConfig, _options: RunOptions = {}): Promise<ValidateReport> {
   const startedAt = new Date();
   const t0 = performance.now();
-  let expected: SchemaSnapshot | null = null;
-  if (options.fullDrift !== false && groupEnabled(config, 'schema')) {
+  // schema_findings() of this version, in a transaction that is rolled back (it writes
+  // nothing); when this role cannot load it, the schema.drift check reads the installed copy
+  // inside the read-only transaction instead.
+  let pre: PreRead | null = null;
+  if (groupEnabled(config, 'schema')) {
     try {
-      expected = await expectedSnapshot(db);
+      const read = await readFindings(db.sql);
+      pre = { findings: read.findings, source: read.source === 'current' ? 'schema_findings() of this version' : 'installed schema_findings()' };
     } catch (err) {
-      log.warn(`full drift check unavailable (${(err as Error).message}); using the catalog subset`);
+      log.verbose(`schema_findings() could not be read before the check (${(err as Error).message})`);
+      pre = { error: (err as Error).message };
     }
   }
   const seed = config.accuracy.seed ?? randomInt(0, 2_147_483_647);
@@ -103,7 +102,7 @@ export async function runValidate(db: Database, config: ValidateConfig, options:
     const state: ValidateState = { functions: new Set(fns.filter((f) => f.ok).map((f) => String(f.x))) };
     const r = new CheckRunner(tx, config, state, config.statementTimeoutMs);
     await connectionChecks(r, db.label);
-    if (groupEnabled(config, 'schema')) await schemaChecks(r, expected);
+    if (groupEnabled(config, 'schema')) await schemaChecks(r, pre);
     let coverage;
     // Coverage is measured whenever a later group needs it (readiness, performance).
     if (['coverage', 'readiness', 'performance'].some((g) => groupEnabled(config, g as never))) {
