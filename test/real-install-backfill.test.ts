@@ -1,6 +1,6 @@
 // The whole job on a database built the way a real upstream install is (the ORM forms,
 // the v16 names, v17, the dependent tables, enrichment in the loader's shape:
-// test/fixtures/real-install.sql), through the CLI: migrate -> backfill. Asserts coverage,
+// test/fixtures/real-install.sql), through the CLI: migrate -> backfill -> check -> validate. Asserts coverage,
 // every written value against what the session JSON and the inventory say (computed here,
 // independently of the SQL rule), validation's own coverage and accuracy functions, and that
 // nothing of the upstream's own data changed outside the five snapshot columns.
@@ -128,6 +128,19 @@ describe.each(testServers())('the backfill on a real install ($name)', (server) 
     expect(Object.fromEntries(shapes.map((r) => [r.shape, r.sessions]))).toEqual({
       loader: REAL_INSTALL.loaderShape, skip_enrich: REAL_INSTALL.skipEnrich, flat: REAL_INSTALL.flatShape, empty: REAL_INSTALL.nullEnrichment,
     });
+  });
+
+  it('check is clean after migrate, and validate says GO with coverage and accuracy passing', async () => {
+    const check = await runCli(['check', '--db', t.url, '--json'], { timeoutMs: 170_000 });
+    expect(check.code, check.stdout + check.stderr).toBe(0);
+    const validate = await runCli(['validate', '--db', t.url, '--json', '--skip', 'performance'], { timeoutMs: 170_000 });
+    const report = JSON.parse(validate.stdout) as { verdict: string; checks: { id: string; status: string }[] };
+    expect(report.verdict, validate.stdout).toBe('GO');
+    expect(validate.code).toBe(0);
+    const status = (id: string) => report.checks.find((c) => c.id === id)?.status;
+    for (const id of ['coverage.snapshots', 'coverage.enrichment_shapes', 'accuracy.sample', 'data_quality.orphan_source_ip']) {
+      expect(status(id), id).toBe('pass');
+    }
   });
 
   it("leaves every upstream table's rows unchanged outside the snapshot columns", async () => {

@@ -24,8 +24,9 @@
 --                    dshield.ip.ascountry (the AS's registration country) -> 'XX';
 --                    upper-cased, must then match ^[A-Z]{2}$
 --   snapshot_ip_type spur (backfill_spur_ip_type: list [3], or object client.types
---                    then infrastructure) -> ip_inventory.ip_types -> the spur member
---                    of ip_inventory.enrichment; of several types the preferred one
+--                    then infrastructure) -> the inventory's type
+--                    (backfill_inventory_ip_type: ip_types, then the spur member of
+--                    ip_inventory.enrichment); of several, the preferred one
 --                    (backfill_parse_ip_type)
 --   enrichment_at    enriched_at -> the session's created_at when any value above came
 --                    from its own capture (source 'session') ->
@@ -124,8 +125,7 @@ CROSS JOIN LATERAL (
 -- the inventory's IP type, read only when the session's capture has none
 CROSS JOIN LATERAL (
     SELECT CASE WHEN p.json_ip_type IS NULL AND inv.ip_address IS NOT NULL
-                THEN COALESCE(backfill_parse_ip_type(to_json(inv.ip_types)),
-                              backfill_spur_ip_type((inv.enrichment -> 'spur')::json)) END AS inv_ip_type
+                THEN backfill_inventory_ip_type(inv.ip_types, (inv.enrichment -> 'spur')::json) END AS inv_ip_type
     OFFSET 0
 ) t
 LEFT JOIN LATERAL (

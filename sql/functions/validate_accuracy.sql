@@ -15,7 +15,7 @@
 --                  JSON cannot be read: backfill_enrichment_unreadable)
 --   stored_* / expected_*  the values, for the report
 --   temporal_drift the stored snapshot differs from TODAY's ip_inventory (current_asn,
---                  geo_country, preferred ip_types element): the IP moved since the attack. Expected and
+--                  geo_country, backfill_inventory_ip_type): the IP moved since the attack. Expected and
 --                  reported apart, not an error. drift_columns names what differs.
 -- psql: SELECT * FROM validate_accuracy(1000, 42) WHERE NOT matches;
 -- Locks: ACCESS SHARE on session_summaries, ip_inventory, ip_asn_history. Writes nothing.
@@ -59,7 +59,7 @@ FROM (
                 ELSE array_remove(ARRAY[
                     CASE WHEN s.snapshot_asn IS DISTINCT FROM inv.current_asn THEN 'asn' END,
                     CASE WHEN s.snapshot_country IS DISTINCT FROM inv.geo_country THEN 'country' END,
-                    CASE WHEN s.snapshot_ip_type IS DISTINCT FROM backfill_parse_ip_type(to_json(inv.ip_types)) THEN 'ip_type' END], NULL)
+                    CASE WHEN s.snapshot_ip_type IS DISTINCT FROM backfill_inventory_ip_type(inv.ip_types, (inv.enrichment -> 'spur')::json) THEN 'ip_type' END], NULL)
            END AS drift
     FROM (
         SELECT ss.*, backfill_enrichment_unreadable(ss.enrichment) AS unreadable

@@ -9,8 +9,8 @@
 --   snowshoe            runbook step 4.4 "snowshoe detection": ASNs with more than min_ips
 --                       distinct source IPs of one country and IP type
 -- The JOIN forms read today's ip_inventory: ip_inventory has no single ip_type column
--- (the runbook's ip.ip_type does not exist), so the IP type is upper(btrim(ip_types[1])),
--- the value the backfill falls back to. Every ORDER BY has tie-breakers so that the two
+-- (the runbook's ip.ip_type does not exist), so the IP type is backfill_inventory_ip_type()
+-- (ip_types, else the row's SPUR data), the value the backfill falls back to. Every ORDER BY has tie-breakers so that the two
 -- forms' results compare row by row. expected_index names the index the snapshot form
 -- should be able to use (for the "missing index" explanation).
 -- Literals go through format('%L'). Locks: none (returns text). Writes nothing.
@@ -28,7 +28,7 @@ SELECT * FROM (VALUES
     (2, 'country_type_count',
      format('sessions from country %s with IP type %s', p_country, p_ip_type),
      format('SELECT count(*) AS sessions FROM session_summaries WHERE snapshot_country = %L AND snapshot_ip_type = %L', p_country, p_ip_type),
-     format('SELECT count(*) AS sessions FROM session_summaries ss JOIN ip_inventory ip ON ss.source_ip = ip.ip_address WHERE ip.geo_country = %L AND upper(btrim(ip.ip_types[1])) = %L', p_country, p_ip_type),
+     format('SELECT count(*) AS sessions FROM session_summaries ss JOIN ip_inventory ip ON ss.source_ip = ip.ip_address WHERE ip.geo_country = %L AND backfill_inventory_ip_type(ip.ip_types, (ip.enrichment -> ''spur'')::json) = %L', p_country, p_ip_type),
      'ix_session_summaries_snapshot_country'),
     (3, 'asn_clustering',
      'top 20 (ASN, country) by sessions: campaign clustering',
@@ -38,7 +38,7 @@ SELECT * FROM (VALUES
     (4, 'snowshoe',
      format('ASNs with more than %s distinct %s %s source IPs: snowshoe detection', p_min_ips, p_country, p_ip_type),
      format('SELECT snapshot_asn AS asn, count(DISTINCT source_ip) AS unique_ips FROM session_summaries WHERE snapshot_country = %L AND snapshot_ip_type = %L GROUP BY snapshot_asn HAVING count(DISTINCT source_ip) > %s ORDER BY unique_ips DESC, asn LIMIT 10', p_country, p_ip_type, p_min_ips),
-     format('SELECT ip.current_asn AS asn, count(DISTINCT ss.source_ip) AS unique_ips FROM session_summaries ss JOIN ip_inventory ip ON ss.source_ip = ip.ip_address WHERE ip.geo_country = %L AND upper(btrim(ip.ip_types[1])) = %L GROUP BY ip.current_asn HAVING count(DISTINCT ss.source_ip) > %s ORDER BY unique_ips DESC, asn LIMIT 10', p_country, p_ip_type, p_min_ips),
+     format('SELECT ip.current_asn AS asn, count(DISTINCT ss.source_ip) AS unique_ips FROM session_summaries ss JOIN ip_inventory ip ON ss.source_ip = ip.ip_address WHERE ip.geo_country = %L AND backfill_inventory_ip_type(ip.ip_types, (ip.enrichment -> ''spur'')::json) = %L GROUP BY ip.current_asn HAVING count(DISTINCT ss.source_ip) > %s ORDER BY unique_ips DESC, asn LIMIT 10', p_country, p_ip_type, p_min_ips),
      'ix_session_summaries_snapshot_country')
 ) AS q(ordinal, name, description, snapshot_sql, join_sql, expected_index)
 ORDER BY 1

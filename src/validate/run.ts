@@ -41,6 +41,7 @@ const FUNCTIONS = [
   'backfill_snapshot_source(json,timestamptz,timestamptz)',
   'backfill_parse_ip(text)',
   'expected_constraints()',
+  'schema_index_matches(text,text)',
 ];
 
 export const TRANSACTION_MODE = 'isolation level repeatable read read only';
