@@ -190,7 +190,7 @@ describe.each(testServers())('validate on $name', (server) => {
       try {
         // make every snapshot agree with today's ip_inventory and drop those without source_ip
         await c.sql`update session_summaries s set snapshot_asn = i.current_asn, snapshot_country = i.geo_country,
-                      snapshot_ip_type = nullif(upper(btrim(i.ip_types[1])), '') from ip_inventory i where i.ip_address = s.source_ip`;
+                      snapshot_ip_type = backfill_inventory_ip_type(i.ip_types, (i.enrichment -> 'spur')::json) from ip_inventory i where i.ip_address = s.source_ip`;
         await c.sql`update session_summaries set snapshot_country = null, snapshot_asn = null, snapshot_ip_type = null, enrichment_at = null
                     where source_ip is null`;
         await c.sql`analyze`;
