@@ -133,7 +133,8 @@ function fromPgEnvironment(env: NodeJS.ProcessEnv): PostgresTarget {
 /** A target without a password gets the password file's, as libpq would. */
 function withPgpass(t: PostgresTarget | SqliteTarget, env: NodeJS.ProcessEnv): PostgresTarget | SqliteTarget {
   if (t.kind !== 'postgres' || t.password !== undefined) return t;
-  const password = pgpassPassword(t, env);
+  // libpq: the URL's password, else PGPASSWORD, else the password file.
+  const password = env.PGPASSWORD || pgpassPassword(t, env);
   return password === undefined ? t : { ...t, password };
 }
 

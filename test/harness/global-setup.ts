@@ -3,6 +3,7 @@
 // binaries are installed (always in CI), PostgreSQL 15. Each lives in a temporary
 // directory for this test run only and is stopped at the end.
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -32,6 +33,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
   process.env.TMPDIR = tmp;
   const specs: ClusterSpec[] = [];
   const servers: TestServer[] = [];
+  // TLS on every test server (clients default to sslmode=prefer, as libpq): a self-signed
+  // certificate made now, valid for localhost and 127.0.0.1, that is its own root.
+  const tlsDir = join(root, 'tls');
+  mkdirSync(tlsDir, { mode: 0o700 });
+  const tls = { certFile: join(tlsDir, 'server.crt'), keyFile: join(tlsDir, 'server.key') };
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=localhost',
+    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', tls.keyFile, '-out', tls.certFile], { stdio: 'ignore' });
 
   const add = async (name: string, version: number, binDir: string, extensionDir: string): Promise<void> => {
     const spec: ClusterSpec = {
@@ -42,13 +50,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
       password: PASSWORD,
       preferredPort: 0,
       osUser: 'cowriedb',
+      tls,
     };
     const { port } = await startCluster(spec);
     specs.push(spec);
     if (!copyPgtapInto(extensionDir) && process.env.CI) {
       throw new Error(`pgTAP is missing for ${name}: apt-get install postgresql-15-pgtap`);
     }
-    servers.push({ name, version, host: '127.0.0.1', port, user: 'postgres', password: PASSWORD, extensionDir, binDir });
+    servers.push({ name, version, host: '127.0.0.1', port, user: 'postgres', password: PASSWORD, extensionDir, binDir, tlsRootCert: tls.certFile });
   };
 
   const runtime = await embeddedRuntime(root);
