@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { action, commonSchema, intFlag, parseFlags, withCommonOptions } from '../cli.js';
 import { openDatabase } from '../db/connect.js';
 import { cliCommand, dbArgs, undoCommand } from '../backfill/describe.js';
-import { CliError, ExitCode } from '../errors.js';
+import { CliError, ExitCode, usageError } from '../errors.js';
 import { log, out } from '../log.js';
 import { formatCount, formatDuration } from '../progress.js';
 
@@ -123,6 +123,9 @@ export function statusCommand(): Command {
       if (flags.json) {
         out(JSON.stringify({ database: db.label, runs }));
         return;
+      }
+      if (runs.length === 0 && flags.run !== undefined) {
+        throw usageError(`--run: there is no backfill run ${flags.run} (see \`cowrie-db status\`)`);
       }
       if (runs.length === 0) {
         out('no backfill run yet: start one with ' + cliCommand(['backfill', ...dbArgs(db.target)]));
