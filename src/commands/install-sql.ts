@@ -20,7 +20,7 @@ export function installSqlCommand(): Command {
   return new Command('install-sql')
     .description('write every function, procedure, migration and view as one idempotent psql script')
     .option('--print', 'print the script on stdout')
-    .option('-o, --output <file>', 'write the script to a file')
+    .option('-o, --output <file>', 'write the script to a file (replaced atomically, mode 0600; its directory must exist)')
     .addHelpText('after', '\nThen: psql -v ON_ERROR_STOP=1 -f cowrie-db-install.sql "postgresql://user@host/db"')
     .action(
       action(async (raw) => {

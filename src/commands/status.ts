@@ -54,8 +54,9 @@ export function statusCommand(): Command {
   const cmd = new Command('status')
     .description('list the backfill runs (the backfill_progress view): state, progress, and how to resume or undo each')
     .option('--limit <n>', 'show at most this many runs, newest first (1-100000)', '20')
-    .option('--run <id>', 'only this run');
+    .option('--run <id>', 'only this run (exit 64 when there is no such run)');
   withCommonOptions(cmd);
+  cmd.addHelpText('after', '\nExit codes: 0, 1 engine not installed, 3 could not connect or the role lacks a privilege, 64 bad flags or no such --run.');
   return cmd.action(
     action(async (raw) => {
       const flags = parseFlags(flagsSchema, raw);

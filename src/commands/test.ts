@@ -23,6 +23,7 @@ export function testCommand(): Command {
     .option('--in-place', 'run in the target database itself instead of a scratch copy of the schema')
     .option('--keep', 'keep the scratch database afterwards (its name is printed)');
   withCommonOptions(cmd);
+  cmd.addHelpText('after', '\nThe scratch database needs CREATEDB (else exit 3; or use --in-place).\nExit codes: 0 all passed, 1 a failure, 3 could not run, 64 unknown file.');
   return cmd.action(
     action(async (raw, command) => {
       const flags = parseFlags(flagsSchema, raw);
