@@ -7,6 +7,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { redactedJson } from '../db/redact.js';
+import { errorMessage } from '../errors.js';
 import { appendFileSafe, writeFileAtomic } from '../files/safe-write.js';
 
 /** Write `value` as JSON to `path` atomically, readable only by its owner. */
@@ -68,6 +69,8 @@ export interface StatusDocument {
 export class StatusFile {
   private path: string | undefined;
   private readonly starting: string;
+  /** The history was refused once (a planted link ...): not tried again, not warned again. */
+  private historyRefused = false;
   constructor(
     private readonly statusDir: string,
     private readonly database: string,
@@ -91,6 +94,12 @@ export class StatusFile {
       this.path = path;
     }
     writeJsonAtomic(path, doc);
-    appendJsonLine(path + 'l', doc);
+    if (this.historyRefused) return;
+    try {
+      appendJsonLine(path + 'l', doc);
+    } catch (err) {
+      this.historyRefused = true;
+      throw new Error(`${errorMessage(err)} (the history is not written for the rest of this run)`);
+    }
   }
 }

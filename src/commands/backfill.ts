@@ -1,7 +1,7 @@
 // cowrie-db backfill: drive the SQL procedure backfill_snapshots to fill the ADR-007
 // snapshot columns, with live progress, status files, clean interruption and resume.
 // The runner holds no backfill logic: see src/backfill/loop.ts and sql/functions.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { Command } from 'commander';
 import { z } from 'zod';
 import { action, commonSchema, intFlag, parseFlags, withCommonOptions } from '../cli.js';
@@ -18,6 +18,7 @@ import { missingParameters, rowsDone, runLoop, type LocalStats, type LoopOptions
 import { afterCompletion, type AfterReport } from '../backfill/after.js';
 import { ADAPTIVE_BATCH_MAX, ADAPTIVE_BATCH_MIN, BATCH_SIZE_MAX } from '../backfill/bounds.js';
 import { checkCheckpointFile, prepareStatusDir } from '../files/checks.js';
+import { readFileBounded } from '../files/safe-write.js';
 
 export { BATCH_SIZE_MAX };
 
@@ -140,15 +141,15 @@ async function backfill(flags: Flags): Promise<number> {
   if (flags.targetBatchMs !== undefined && flags.batchSize !== undefined && (flags.batchSize < ADAPTIVE_BATCH_MIN || flags.batchSize > ADAPTIVE_BATCH_MAX)) {
     throw usageError(`--batch-size: with --target-batch-ms it must be an integer from ${ADAPTIVE_BATCH_MIN} to ${ADAPTIVE_BATCH_MAX} (the range the batch size adapts in)`);
   }
-  // The files this run will write: checked before connecting, so that a bad path costs nothing.
-  if (flags.statusDir) prepareStatusDir(flags.statusDir);
-  if (flags.checkpointFile) checkCheckpointFile(flags.checkpointFile);
 
   const target = resolveTarget(flags.db);
   if (target.kind === 'sqlite') {
     const { backfillSqliteTarget } = await import('./backfill-sqlite.js');
     return backfillSqliteTarget(target.path, flags);
   }
+  // The files this run will write: checked before connecting, so that a bad path costs nothing.
+  if (flags.statusDir) prepareStatusDir(flags.statusDir);
+  if (flags.checkpointFile) checkCheckpointFile(flags.checkpointFile);
   const db = await openTarget(target);
   log.info(`database: ${db.label}`);
   const loopOptions: LoopOptions = {
@@ -355,7 +356,7 @@ async function backfill(flags: Flags): Promise<number> {
 function checkMirror(flags: Flags, pending: RunRow): void {
   if (!flags.checkpointFile || !existsSync(flags.checkpointFile)) return;
   try {
-    const doc = JSON.parse(readFileSync(flags.checkpointFile, 'utf8')) as { checkpoint?: { run_id?: number; last_key?: string | null } };
+    const doc = JSON.parse(readFileBounded(flags.checkpointFile, 1 << 20, { noFollow: true })) as { checkpoint?: { run_id?: number; last_key?: string | null } };
     const id = doc.checkpoint?.run_id;
     if (id !== undefined && id !== pending.run_id) {
       log.warn(`--checkpoint-file names run ${id}, the database's unfinished run is ${pending.run_id}: the database wins`);

@@ -78,6 +78,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
     if (systemTmp === undefined) delete process.env.TMPDIR;
     else process.env.TMPDIR = systemTmp;
     // Every test cleans up after itself: anything left in the run's temporary directory fails the run.
-    if (left.length > 0) throw new Error(`the tests left files in the temporary directory: ${left.join(', ')}`);
+    if (left.length > 0) {
+      // vitest reports an error thrown here but keeps its exit code: set it too.
+      process.exitCode = 1;
+      throw new Error(`the tests left files in the temporary directory: ${left.join(', ')}`);
+    }
   };
 }
