@@ -5,6 +5,7 @@
 // same way.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -108,5 +109,30 @@ describe.each(testServers())('TLS on $name', (server) => {
     const undone = await runCli([...undo, '-v'], { env: env() });
     expect(undone.code, undone.stderr).toBe(0);
     expect(undone.stderr).toMatch(/connection: TLS/);
+  });
+});
+
+describe('a server without TLS', () => {
+  it('sslmode=require refuses to go on in plain text: exit 3, one line saying why', async () => {
+    // Answers the SSLRequest with 'N' (no TLS), as a server with ssl = off does, then hangs up on what follows.
+    const server = createServer((socket) => {
+      let first = true;
+      socket.on('data', () => {
+        if (first) socket.write('N');
+        else socket.destroy();
+        first = false;
+      });
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const r = await runCli(['status', '--db', `postgresql://u:pw@127.0.0.1:${port}/d?sslmode=require`]);
+      expect(r.code, r.stderr).toBe(3);
+      expect(r.stderr).toMatch(/no TLS connection \(sslmode=require requires one; does the server have ssl = on\?\)/);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    } finally {
+      server.close();
+    }
   });
 });

@@ -422,7 +422,8 @@ function printSummary(s: BackfillSummary, flags: Flags): void {
     s.stopped === 'completed' ? `${what} run ${s.run_id} completed`
     : s.stopped === 'max-batches' ? `${what} run ${s.run_id} stopped after --max-batches (resumable)`
     : s.stopped === 'SIGINT' || s.stopped === 'SIGTERM' ? `${what} run ${s.run_id ?? '?'} paused by ${s.stopped}`
-    : `${what} run ${s.run_id ?? '?'} did not finish`;
+    : s.run_id === null ? `${what} did not start`
+    : `${what} run ${s.run_id} did not finish`;
   lines.push(head);
   const r = s.rows;
   lines.push(`  rows:     ${formatCount(r.scanned)} looked at${r.total_est !== null ? ` of ~${formatCount(r.total_est)}` : ''}`);
