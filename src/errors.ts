@@ -29,10 +29,10 @@ export function errorMessage(err: unknown): string {
   return String(err);
 }
 
-/** The SQLSTATE of a PostgreSQL error (five characters), if it is one. */
+/** The SQLSTATE of an error the server sent (it has a severity; five characters), if it is one. */
 export function sqlState(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+  const e = err as { code?: unknown; severity?: unknown } | null;
+  return typeof e?.severity === 'string' && typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code) ? e.code : undefined;
 }
 
 /** insufficient_privilege (42501): the role may not do this. */

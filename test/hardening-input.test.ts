@@ -109,6 +109,9 @@ describe.each(testServers())('bad input and privileges against $name', (server) 
     const r = await runCli(['status', '--db', t.url, '--run', '2147483648']);
     expect(r.code).toBe(64);
     oneErrorLine(r, /--run: there is no backfill run 2147483648/);
+    const json = await runCli(['status', '--db', t.url, '--run', '2147483648', '--json']);
+    expect(json.code).toBe(64);
+    expect(json.stdout).toBe('');
   });
 
   it('permission errors exit 3 with one line (status, backfill, rollback), test without CREATEDB too', async () => {

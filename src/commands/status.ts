@@ -121,12 +121,12 @@ export function statusCommand(): Command {
           note,
         };
       });
+      if (runs.length === 0 && flags.run !== undefined) {
+        throw usageError(`--run: there is no backfill run ${flags.run} (see \`cowrie-db status\`)`);
+      }
       if (flags.json) {
         out(JSON.stringify({ database: db.label, runs }));
         return;
-      }
-      if (runs.length === 0 && flags.run !== undefined) {
-        throw usageError(`--run: there is no backfill run ${flags.run} (see \`cowrie-db status\`)`);
       }
       if (runs.length === 0) {
         out('no backfill run yet: start one with ' + cliCommand(['backfill', ...dbArgs(db.target)]));
