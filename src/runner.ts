@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // cowrie-db: the CLI entry point. Each command lives in src/commands/<name>.ts.
+import './no-jiti-cache.js'; // first: before node-pg-migrate creates its jiti instance
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';

@@ -158,6 +158,23 @@ describe('paths named on the command line are checked before anything runs (exit
   });
 });
 
+describe('nothing is written to the temporary directory', () => {
+  it('no jiti cache in $TMPDIR (node-pg-migrate\'s loader would put one at a predictable path there)', async () => {
+    const base = join(root, `jiti${n++}`);
+    const cwd = join(base, 'cwd'); // no node_modules here, as for an installed cowrie-db
+    const tmp = join(base, 'tmp');
+    mkdirSync(cwd, { recursive: true });
+    mkdirSync(tmp);
+    const r = await new Promise<number | null>((resolve, reject) => {
+      const child = spawn(process.execPath, [cliPath, 'install-sql', '--print'], { cwd, env: { ...process.env, TMPDIR: tmp, JITI_FS_CACHE: undefined }, stdio: 'ignore' });
+      child.on('error', reject);
+      child.on('close', resolve);
+    });
+    expect(r).toBe(0);
+    expect(readdirSync(tmp)).toEqual([]);
+  });
+});
+
 describe.each(testServers())('the backfill status directory on $name', (server) => {
   let t: TestDatabase;
   beforeAll(async () => {
