@@ -182,6 +182,16 @@ describe.each(testServers())('the backfill status directory on $name', (server) 
   });
   afterAll(async () => t.drop());
 
+  it('validate prints its report before writing --junit: a JUnit file that cannot be written costs no verdict (exit 3)', async () => {
+    if (process.getuid?.() !== 0) return; // as root, /proc passes the directory check and the write fails
+    const go = await runCli(['validate', '--db', t.url, '--only', 'schema', '--no-full-drift', '--json']);
+    const verdict = JSON.parse(go.stdout) as { exitCode: number };
+    const r = await runCli(['validate', '--db', t.url, '--only', 'schema', '--no-full-drift', '--json', '--junit', '/proc/cowrie-db-report.xml']);
+    expect(JSON.parse(r.stdout)).toMatchObject({ exitCode: verdict.exitCode });
+    expect(r.stderr).toMatch(/--junit \/proc\/cowrie-db-report\.xml: cannot write the JUnit report \((ENOENT|EACCES)\); the report is on stdout above/);
+    expect(r.code).toBe(verdict.exitCode === 0 ? 3 : verdict.exitCode);
+  });
+
   it('links planted at the run\'s status file, its history and the old temporary name are never written through', async () => {
     const s = scene();
     const stem = join(s.dir, `backfill_session_snapshots_${t.name}_run1`);
