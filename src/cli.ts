@@ -2,7 +2,7 @@
 // the edge, and running a command body with uniform error handling and exit codes.
 import { Command, Option } from 'commander';
 import { z } from 'zod';
-import { CliError, ExitCode, usageError } from './errors.js';
+import { CliError, databaseErrorLine, ExitCode, exitCodeFor, sqlState, usageError } from './errors.js';
 import { runCleanups } from './lifecycle.js';
 import { log, setLogLevel } from './log.js';
 import { redact } from './db/redact.js';
@@ -38,13 +38,37 @@ export function parseFlags<S extends z.ZodType>(schema: S, raw: unknown): z.infe
   return parsed.data;
 }
 
+/**
+ * Plain decimal digits only: '' / ' ' / '0x10' / '1e3' / '+5' / '2.0' are not integers here
+ * (Number() would read them as 0, 16, 1000, 5, 2).
+ */
+const INTEGER_TEXT = /^-?[0-9]+$/;
+const DECIMAL_TEXT = /^-?[0-9]+(\.[0-9]+)?$/;
+
+function numberFrom(pattern: RegExp) {
+  return (v: unknown): unknown => {
+    if (typeof v === 'number') return v;
+    if (typeof v === 'string' && pattern.test(v)) return Number(v);
+    return Number.NaN;
+  };
+}
+
 /** An integer flag within bounds, with a message naming the allowed range. */
 export function intFlag(min: number, max: number): z.ZodType<number> {
-  return z.coerce
-    .number({ message: `must be an integer from ${min} to ${max}` })
-    .refine((n) => Number.isInteger(n) && n >= min && n <= max, {
-      message: `must be an integer from ${min} to ${max}`,
-    }) as unknown as z.ZodType<number>;
+  const message = `must be an integer from ${min} to ${max}`;
+  return z.preprocess(
+    numberFrom(INTEGER_TEXT),
+    z.number({ message }).refine((n) => Number.isSafeInteger(n) && n >= min && n <= max, { message }),
+  ) as unknown as z.ZodType<number>;
+}
+
+/** A decimal-number flag within bounds (plain digits with an optional fraction). */
+export function numberFlag(min: number, max: number): z.ZodType<number> {
+  const message = `must be a number from ${min} to ${max}`;
+  return z.preprocess(
+    numberFrom(DECIMAL_TEXT),
+    z.number({ message }).refine((n) => Number.isFinite(n) && n >= min && n <= max, { message }),
+  ) as unknown as z.ZodType<number>;
 }
 
 export function choiceOption(flags: string, description: string, choices: string[], defaultValue?: string): Option {
@@ -68,6 +92,14 @@ export function action<T extends Record<string, unknown>>(body: (opts: T, cmd: C
       if (err instanceof CliError) {
         log.error(err.message);
         code = err.exitCode;
+      } else if (sqlState(err)) {
+        // An error from the database that no command turned into a message of its own: one line.
+        log.error(redact(databaseErrorLine(err)));
+        code = exitCodeFor(err);
+      } else if (err instanceof Error && typeof (err as NodeJS.ErrnoException).syscall === 'string') {
+        // A file or system call that failed (EACCES, ENOSPC, ...): one line, not a stack trace.
+        log.error(redact(err.message));
+        code = ExitCode.error;
       } else {
         log.error(redact(err instanceof Error ? (err.stack ?? err.message) : String(err)));
         code = ExitCode.error;

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // cowrie-db: the CLI entry point. Each command lives in src/commands/<name>.ts.
+import './no-jiti-cache.js'; // first: before node-pg-migrate creates its jiti instance
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -28,10 +29,13 @@ const program = new Command('cowrie-db')
     `
 Target database: --db <url>, else $DATABASE_URL, else the libpq PG* variables,
 else an embedded PostgreSQL 17 that cowrie-db starts itself ($COWRIE_DB_HOME).
-A password not given there comes from $PGPASSFILE or ~/.pgpass (as psql).
+A password not given there comes from $PGPASSWORD, then $PGPASSFILE or ~/.pgpass (as psql).
+TLS as libpq: ?sslmode= (else $PGSSLMODE), default prefer; sslrootcert for verify-ca/verify-full.
+Printed resume:/undo: commands keep every URL parameter except the password.
 
-Exit codes: 0 ok/GO, 1 error/NO-GO, 2 critical, 3 could not run (connection,
-permissions), 64 bad usage, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).`,
+Exit codes: 0 ok/GO, 1 error/NO-GO, 2 critical, 3 could not run (connection, TLS,
+permissions), 64 bad usage (a flag, the URL, a file or directory refused before running),
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM). Errors are one line on stderr.`,
   );
 
 // commander's own usage errors (unknown flag, bad choice, missing argument) exit 64;

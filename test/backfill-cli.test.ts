@@ -352,7 +352,13 @@ describe.each(testServers())('backfill CLI on $name', (server) => {
       await waitFor(async () => (await batchesDone(t.sql)) >= 1, 60_000, 'first batch');
       const second = await runCli(['backfill', '--db', t.url, '--batch-size', BATCH]);
       expect(second.code).toBe(1);
-      expect(second.stderr).toMatch(/already running \(backend pid \d+\)/);
+      // Issue #22 item 6: the run id, the backend pid backfill_runs records (the one executing
+      // the CALL, not the runner's lock connection) and the pg_cancel_backend hint the README promises.
+      const [holder] = await t.sql`select run_id, backend_pid from backfill_runs where status = 'running'`;
+      expect(holder?.backend_pid).not.toBeNull();
+      expect(second.stderr).toContain(`already running on this database: run ${holder!.run_id} (backend pid ${holder!.backend_pid})`);
+      expect(second.stderr).toContain(`SELECT pg_cancel_backend(${holder!.backend_pid})`);
+      expect(second.stderr.split('\n').filter((l) => l.startsWith('error:'))).toHaveLength(1);
       first.child.kill('SIGINT');
       expect((await first.done).code).toBe(130);
     } finally {

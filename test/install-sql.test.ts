@@ -1,7 +1,7 @@
 // The one-file psql install builds the same objects as `cowrie-db migrate`, runs
 // twice without harm, and leaves nothing for migrate to do.
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -26,6 +26,7 @@ describe.each(testServers())('install-sql on $name', (server) => {
   afterAll(async () => {
     await viaPsql.drop();
     await viaMigrate.drop();
+    rmSync(script, { force: true });
   });
 
   const psql = () =>

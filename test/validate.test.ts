@@ -1,7 +1,7 @@
 // cowrie-db validate on PostgreSQL 17 and 15: every check passing and failing on
 // purpose-built databases, the verdicts and exit codes (GO, NO-GO, CRITICAL, could not
 // run), the JSON and JUnit outputs, and proof that validate writes nothing.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import { freshDatabase, runCli, testServers, type TestDatabase } from './harness
 
 const SESSIONS = 3000;
 const tmp = mkdtempSync(join(tmpdir(), 'cowrie-db-validate-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 interface Check {
   id: string;
@@ -178,7 +179,7 @@ describe.each(testServers())('validate on $name', (server) => {
       expect(Number(s.measured)).toBeGreaterThan(0);
       expect(Number(s.measured)).toBeLessThan(1000);
       expect(code).toBe(0);
-      const file = join(mkdtempSync(join(tmpdir(), 'cowrie-validate-')), 'strict.json');
+      const file = join(tmp, `strict-${server.name}.json`);
       writeFileSync(file, JSON.stringify({ severity: { 'performance.speedup': 'ERROR' } }));
       const strict = await validate(t, '--seed', '5', '--runs', '1', '--min-speedup', '1000', '--only', 'performance', '--config', file);
       expect(strict.code).toBe(1);

@@ -1,37 +1,24 @@
 // Files the backfill writes for monitoring: the status file in --status-dir and the
 // --checkpoint-file mirror of the in-database checkpoint. Both are written
-// atomically (a temporary file in the same directory, then rename), mode 0600,
-// as one line of JSON plus a newline, and pass through redact() first: no secret
-// ever reaches them. The database stays the source of truth; these are mirrors.
-import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync, appendFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { redact } from '../db/redact.js';
+// atomically (an exclusive temporary file of unguessable name in the same directory,
+// then rename; see src/files/safe-write.ts), mode 0600, as one line of JSON plus a
+// newline, redacted structurally: no secret ever reaches them. The database stays
+// the source of truth; these are mirrors.
+import { mkdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { redactedJson } from '../db/redact.js';
+import { errorMessage } from '../errors.js';
+import { appendFileSafe, writeFileAtomic } from '../files/safe-write.js';
 
 /** Write `value` as JSON to `path` atomically, readable only by its owner. */
 export function writeJsonAtomic(path: string, value: unknown): void {
-  const dir = dirname(path);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.tmp`);
-  const text = redact(JSON.stringify(value)) + '\n';
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    chmodSync(tmp, 0o600); // in case a umask or an old file got in the way
-    renameSync(tmp, path);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  writeFileAtomic(path, redactedJson(value) + '\n');
 }
 
-/** Append one JSON line to `path` (created 0600). */
+/** Append one JSON line to `path` (created 0600; never through a planted link). */
 export function appendJsonLine(path: string, value: unknown): void {
-  appendFileSync(path, redact(JSON.stringify(value)) + '\n', { mode: 0o600 });
+  appendFileSafe(path, redactedJson(value) + '\n');
 }
 
 /** Characters safe in a file name; the rest become '_'. */
@@ -82,6 +69,8 @@ export interface StatusDocument {
 export class StatusFile {
   private path: string | undefined;
   private readonly starting: string;
+  /** The history was refused once (a planted link ...): not tried again, not warned again. */
+  private historyRefused = false;
   constructor(
     private readonly statusDir: string,
     private readonly database: string,
@@ -105,6 +94,12 @@ export class StatusFile {
       this.path = path;
     }
     writeJsonAtomic(path, doc);
-    appendJsonLine(path + 'l', doc);
+    if (this.historyRefused) return;
+    try {
+      appendJsonLine(path + 'l', doc);
+    } catch (err) {
+      this.historyRefused = true;
+      throw new Error(`${errorMessage(err)} (the history is not written for the rest of this run)`);
+    }
   }
 }

@@ -7,7 +7,8 @@
 // with run_id => N, the procedure's INOUT parameter).
 import type { Database } from '../db/connect.js';
 import { redact } from '../db/redact.js';
-import { CliError, ExitCode, errorMessage } from '../errors.js';
+import { CliError, databaseErrorLine, ExitCode, errorMessage, exitCodeFor } from '../errors.js';
+import { adaptiveStart } from './bounds.js';
 import { setInterruptHandler } from '../lifecycle.js';
 import { callStatement, getRun, isConnectionLoss, QUERY_CANCELED, type CallParams, type RunRow } from './engine.js';
 
@@ -175,15 +176,7 @@ export async function runLoop(db: Database, options: LoopOptions, events: LoopEv
   try {
     const [got] = await guard`select pg_try_advisory_lock(1668249458, 2) as ok`;
     if (!got?.ok) {
-      const [holder] = await db.sql`
-        select l.pid, a.application_name, a.client_addr::text as addr from pg_locks l left join pg_stat_activity a on a.pid = l.pid
-         where l.locktype = 'advisory' and l.classid = 1668249458::oid and l.objid = 2::oid and l.objsubid = 2 and l.granted
-           and l.database = (select oid from pg_database where datname = current_database()) limit 1`;
-      throw new CliError(
-        `another cowrie-db backfill is already running (backend pid ${holder?.pid ?? '?'}) on this database; ` +
-          'wait for it, or stop it (Ctrl-C, or SIGTERM to its process) and run this command again to resume',
-        ExitCode.error,
-      );
+      throw new CliError(await alreadyRunning(db), ExitCode.error);
     }
   } catch (err) {
     setInterruptHandler(undefined);
@@ -211,6 +204,8 @@ export async function runLoop(db: Database, options: LoopOptions, events: LoopEv
   let idleCalls = 0;
   // Batch size: the flag, else (resuming) the run's current one, else the procedure's default.
   let batchSize = options.batchSize ?? resuming?.batch_size ?? undefined;
+  // An adaptive run must start inside the procedure's range (the flag was checked; a resumed run's size may lie outside).
+  if (options.targetBatchMs !== undefined && batchSize !== undefined) batchSize = adaptiveStart(batchSize);
 
   const params = (batches: number | undefined): CallParams => callParams(options, { batchSize, batches, runId });
 
@@ -328,7 +323,8 @@ export async function runLoop(db: Database, options: LoopOptions, events: LoopEv
         if (run) account(run);
         events.phase('failed', run, error);
         reason = 'failed';
-        throw new CliError(`backfill failed: ${error}`, ExitCode.error);
+        // A permission error means "could not run" (3); the procedure's hint (pg_cancel_backend ...) is kept.
+        throw new CliError(`backfill failed: ${redact(databaseErrorLine(err))}`, exitCodeFor(err));
       } finally {
         inFlight = undefined;
       }
@@ -364,4 +360,30 @@ export async function runLoop(db: Database, options: LoopOptions, events: LoopEv
     await guard.end({ timeout: 5 }).catch(() => undefined);
   }
   return { run, reason, local, error };
+}
+
+/**
+ * The "already running" error: the run that holds the database and the backend that
+ * executes it, as backfill_runs records them (backend_pid), with how to stop it. Between
+ * two CALLs of the other runner no backend is recorded: look again for up to a second.
+ */
+async function alreadyRunning(db: Database): Promise<string> {
+  let holder: { run_id?: unknown; backend_pid?: unknown; dry_run?: unknown } | undefined;
+  for (let attempt = 0; attempt < 10; attempt++) {
+    [holder] = await db.sql`
+      select run_id, backend_pid, dry_run from backfill_runs
+       where status = 'running' or undo_status = 'undoing'
+       order by (backend_pid is not null) desc, updated_at desc limit 1`.catch(() => []);
+    if (holder?.backend_pid !== null && holder?.backend_pid !== undefined) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const run = holder?.run_id !== undefined ? `${holder.dry_run ? 'dry run' : 'run'} ${String(holder.run_id)}` : 'a run';
+  const pid = holder?.backend_pid ?? null;
+  return (
+    `another cowrie-db backfill is already running on this database: ${run}` +
+    (pid !== null ? ` (backend pid ${String(pid)})` : ' (between two CALLs: no backend executes it at this moment)') +
+    '; wait for it (cowrie-db status), or stop it' +
+    (pid !== null ? ` with SELECT pg_cancel_backend(${String(pid)});` : ' (Ctrl-C, or SIGTERM to its process);') +
+    ' a stopped run resumes where it stopped when you run this command again'
+  );
 }

@@ -1,7 +1,7 @@
 // cowrie-db backfill: drive the SQL procedure backfill_snapshots to fill the ADR-007
 // snapshot columns, with live progress, status files, clean interruption and resume.
 // The runner holds no backfill logic: see src/backfill/loop.ts and sql/functions.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { Command } from 'commander';
 import { z } from 'zod';
 import { action, commonSchema, intFlag, parseFlags, withCommonOptions } from '../cli.js';
@@ -16,8 +16,11 @@ import { cliCommand, dbArgs, undoCommand } from '../backfill/describe.js';
 import { StatusFile, writeJsonAtomic, type StatusDocument } from '../backfill/files.js';
 import { missingParameters, rowsDone, runLoop, type LocalStats, type LoopOptions, type LoopResult } from '../backfill/loop.js';
 import { afterCompletion, type AfterReport } from '../backfill/after.js';
+import { ADAPTIVE_BATCH_MAX, ADAPTIVE_BATCH_MIN, BATCH_SIZE_MAX } from '../backfill/bounds.js';
+import { checkCheckpointFile, prepareStatusDir } from '../files/checks.js';
+import { readFileBounded } from '../files/safe-write.js';
 
-export const BATCH_SIZE_MAX = 1_000_000;
+export { BATCH_SIZE_MAX };
 
 const flagsSchema = commonSchema.extend({
   batchSize: intFlag(1, BATCH_SIZE_MAX).optional(),
@@ -51,12 +54,12 @@ export function backfillCommand(): Command {
     .option('--progress', 'show progress: a live bar on a terminal, else a plain line every --progress-interval seconds (the default unless --quiet)')
     .option('--no-progress', 'no progress display (the summary is still printed)')
     .option('--progress-interval <seconds>', 'without a terminal: seconds between progress lines, 1-3600', '10')
-    .option('--status-dir <dir>', 'write a JSON status file there (backfill_session_snapshots_<db>_run<N>.json, mode 0600, replaced atomically)')
-    .option('--checkpoint-file <file>', 'keep a JSON mirror of the in-database checkpoint in this file (the database stays the source of truth)')
+    .option('--status-dir <dir>', 'write a JSON status file there (backfill_session_snapshots_<db>_run<N>.json, mode 0600, replaced atomically); created 0700 if missing; refused if writable by group or others')
+    .option('--checkpoint-file <file>', 'keep a JSON mirror of the in-database checkpoint in this file (the database stays the source of truth); an existing file that is not such a mirror is refused, never replaced')
     .option('--resume', 'resume the unfinished run (the default; accepted for the runbooks)')
     .option('--restart', 'abandon the unfinished run and start a new one from the first session')
     .option('--pause-ms <ms>', 'sleep between batches, 0-600000 ms (to leave room for live traffic)')
-    .option('--target-batch-ms <ms>', 'adapt the batch size to take about this long, 10-600000 ms')
+    .option('--target-batch-ms <ms>', `adapt the batch size to take about this long, 10-600000 ms (with it, --batch-size must be ${ADAPTIVE_BATCH_MIN}-${formatCount(ADAPTIVE_BATCH_MAX)})`)
     .option('--no-undo', 'do not record the undo log (faster; `rollback backfill` is then impossible for this run)')
     .option('--sync-commit', 'make each batch COMMIT wait for its WAL flush (default: it does not; a crash can then undo only whole last batches, redone on resume)')
     .option('--lock-timeout-ms <ms>', 'lock_timeout of the backfill connection, 100-600000 ms', '5000')
@@ -68,8 +71,11 @@ export function backfillCommand(): Command {
   cmd.addHelpText(
     'after',
     `
-Exit codes: 0 completed (or --max-batches reached), 1 error, 3 could not connect
-(or lost the connection for good), 64 bad flags, 130 paused by Ctrl-C, 143 paused by SIGTERM.
+Exit codes: 0 completed (or --max-batches reached), 1 error (or another backfill runs),
+3 could not connect (or lost the connection for good) or the role lacks a privilege,
+64 bad flags or files (a --status-dir that is a file, not writable or writable by others;
+a --checkpoint-file that exists and is not a checkpoint mirror), 130 paused by Ctrl-C,
+143 paused by SIGTERM.
 Ctrl-C once: the batch in flight commits, the run is left resumable. Twice: the batch
 in flight is cancelled (it rolls back). Run the same command again to resume.`,
   );
@@ -132,12 +138,18 @@ export interface BackfillSummary {
 async function backfill(flags: Flags): Promise<number> {
   if (flags.resume && flags.restart) throw usageError('--resume and --restart exclude each other (resuming is the default)');
   if (flags.quiet && flags.verbose) throw usageError('--quiet and --verbose exclude each other');
+  if (flags.targetBatchMs !== undefined && flags.batchSize !== undefined && (flags.batchSize < ADAPTIVE_BATCH_MIN || flags.batchSize > ADAPTIVE_BATCH_MAX)) {
+    throw usageError(`--batch-size: with --target-batch-ms it must be an integer from ${ADAPTIVE_BATCH_MIN} to ${ADAPTIVE_BATCH_MAX} (the range the batch size adapts in)`);
+  }
 
   const target = resolveTarget(flags.db);
   if (target.kind === 'sqlite') {
     const { backfillSqliteTarget } = await import('./backfill-sqlite.js');
     return backfillSqliteTarget(target.path, flags);
   }
+  // The files this run will write: checked before connecting, so that a bad path costs nothing.
+  if (flags.statusDir) prepareStatusDir(flags.statusDir);
+  if (flags.checkpointFile) checkCheckpointFile(flags.checkpointFile);
   const db = await openTarget(target);
   log.info(`database: ${db.label}`);
   const loopOptions: LoopOptions = {
@@ -344,7 +356,7 @@ async function backfill(flags: Flags): Promise<number> {
 function checkMirror(flags: Flags, pending: RunRow): void {
   if (!flags.checkpointFile || !existsSync(flags.checkpointFile)) return;
   try {
-    const doc = JSON.parse(readFileSync(flags.checkpointFile, 'utf8')) as { checkpoint?: { run_id?: number; last_key?: string | null } };
+    const doc = JSON.parse(readFileBounded(flags.checkpointFile, 1 << 20, { noFollow: true })) as { checkpoint?: { run_id?: number; last_key?: string | null } };
     const id = doc.checkpoint?.run_id;
     if (id !== undefined && id !== pending.run_id) {
       log.warn(`--checkpoint-file names run ${id}, the database's unfinished run is ${pending.run_id}: the database wins`);
@@ -410,7 +422,8 @@ function printSummary(s: BackfillSummary, flags: Flags): void {
     s.stopped === 'completed' ? `${what} run ${s.run_id} completed`
     : s.stopped === 'max-batches' ? `${what} run ${s.run_id} stopped after --max-batches (resumable)`
     : s.stopped === 'SIGINT' || s.stopped === 'SIGTERM' ? `${what} run ${s.run_id ?? '?'} paused by ${s.stopped}`
-    : `${what} run ${s.run_id ?? '?'} did not finish`;
+    : s.run_id === null ? `${what} did not start`
+    : `${what} run ${s.run_id} did not finish`;
   lines.push(head);
   const r = s.rows;
   lines.push(`  rows:     ${formatCount(r.scanned)} looked at${r.total_est !== null ? ` of ~${formatCount(r.total_est)}` : ''}`);

@@ -17,7 +17,7 @@ import { MIGRATIONS_TABLE } from '../db/migrate.js';
 import { sqlFiles } from '../db/sqlfiles.js';
 import { redact } from '../db/redact.js';
 import { getRun } from '../backfill/engine.js';
-import { CliError, ExitCode, errorMessage, usageError } from '../errors.js';
+import { CliError, databaseErrorLine, ExitCode, errorMessage, exitCodeFor, usageError } from '../errors.js';
 import { setInterruptHandler } from '../lifecycle.js';
 import { log, out } from '../log.js';
 import { formatCount, formatDuration } from '../progress.js';
@@ -90,7 +90,7 @@ function backfillRollback(): Command {
           log.error(`undo of run ${flags.run} interrupted: ${redact(errorMessage(err))}`);
           return signalled === 'SIGTERM' ? ExitCode.sigterm : ExitCode.sigint;
         }
-        throw new CliError(`undo of run ${flags.run} failed: ${redact(errorMessage(err))}`, ExitCode.error);
+        throw new CliError(`undo of run ${flags.run} failed: ${redact(databaseErrorLine(err))}`, exitCodeFor(err));
       } finally {
         setInterruptHandler(undefined);
         await conn.end({ timeout: 5 }).catch(() => undefined);
@@ -144,7 +144,7 @@ async function runRollbackScript(dbFlag: string | undefined, file: string, after
     });
   } catch (err) {
     const e = err as { message: string; detail?: string; hint?: string };
-    throw new CliError(redact(`rollback ${file} failed, nothing was changed: ${e.message}${e.detail ? `\n  ${e.detail}` : ''}${e.hint ? `\n  hint: ${e.hint}` : ''}`), ExitCode.error);
+    throw new CliError(redact(`rollback ${file} failed, nothing was changed: ${e.message}${e.detail ? `\n  ${e.detail}` : ''}${e.hint ? `\n  hint: ${e.hint}` : ''}`), exitCodeFor(err));
   }
   return messages;
 }

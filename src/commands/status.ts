@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { action, commonSchema, intFlag, parseFlags, withCommonOptions } from '../cli.js';
 import { openDatabase } from '../db/connect.js';
 import { cliCommand, dbArgs, undoCommand } from '../backfill/describe.js';
-import { CliError, ExitCode } from '../errors.js';
+import { CliError, ExitCode, usageError } from '../errors.js';
 import { log, out } from '../log.js';
 import { formatCount, formatDuration } from '../progress.js';
 
@@ -54,8 +54,9 @@ export function statusCommand(): Command {
   const cmd = new Command('status')
     .description('list the backfill runs (the backfill_progress view): state, progress, and how to resume or undo each')
     .option('--limit <n>', 'show at most this many runs, newest first (1-100000)', '20')
-    .option('--run <id>', 'only this run');
+    .option('--run <id>', 'only this run (exit 64 when there is no such run)');
   withCommonOptions(cmd);
+  cmd.addHelpText('after', '\nExit codes: 0, 1 engine not installed, 3 could not connect or the role lacks a privilege, 64 bad flags or no such --run.');
   return cmd.action(
     action(async (raw) => {
       const flags = parseFlags(flagsSchema, raw);
@@ -120,6 +121,9 @@ export function statusCommand(): Command {
           note,
         };
       });
+      if (runs.length === 0 && flags.run !== undefined) {
+        throw usageError(`--run: there is no backfill run ${flags.run} (see \`cowrie-db status\`)`);
+      }
       if (flags.json) {
         out(JSON.stringify({ database: db.label, runs }));
         return;

@@ -8,7 +8,7 @@ import { openDatabase, openTarget, type Database } from '../db/connect.js';
 import { migrateUp } from '../db/migrate.js';
 import { ensurePgtap, runTapFile, type TapResult } from '../db/pgtap.js';
 import { sqlFiles } from '../db/sqlfiles.js';
-import { ExitCode, usageError } from '../errors.js';
+import { CliError, ExitCode, isPermissionError, usageError } from '../errors.js';
 import { log, out } from '../log.js';
 
 const flagsSchema = commonSchema.extend({
@@ -23,6 +23,7 @@ export function testCommand(): Command {
     .option('--in-place', 'run in the target database itself instead of a scratch copy of the schema')
     .option('--keep', 'keep the scratch database afterwards (its name is printed)');
   withCommonOptions(cmd);
+  cmd.addHelpText('after', '\nThe scratch database needs CREATEDB (else exit 3; or use --in-place).\nExit codes: 0 all passed, 1 a failure, 3 could not run, 64 unknown file.');
   return cmd.action(
     action(async (raw, command) => {
       const flags = parseFlags(flagsSchema, raw);
@@ -36,7 +37,14 @@ export function testCommand(): Command {
       let scratch: string | undefined;
       if (!flags.inPlace) {
         scratch = `cowrie_test_${process.pid}_${Date.now().toString(36)}`;
-        await server.sql.unsafe(`create database ${scratch}`);
+        await server.sql.unsafe(`create database ${scratch}`).catch((err: unknown) => {
+          if (!isPermissionError(err)) throw err;
+          throw new CliError(
+            `cowrie-db test builds a scratch database and the role "${server.target.user}" may not create one (needs CREATEDB): ` +
+              'grant it (ALTER ROLE ... CREATEDB), or run the tests in the target database itself with --in-place',
+            ExitCode.couldNotRun,
+          );
+        });
         db = await openTarget({ ...server.target, database: scratch });
         db.extensionDir = server.extensionDir;
         log.info(`scratch database ${scratch} on ${server.label}`);

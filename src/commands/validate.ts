@@ -1,19 +1,19 @@
 // cowrie-db validate: GO / NO-GO with evidence, for people and for CI. Read-only.
-import { writeFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { z } from 'zod';
-import { action, commonSchema, intFlag, parseFlags, withCommonOptions } from '../cli.js';
+import { action, commonSchema, intFlag, numberFlag, parseFlags, withCommonOptions } from '../cli.js';
 import { openDatabase } from '../db/connect.js';
 import { resolveTarget, describeTarget } from '../db/target.js';
-import { CliError, ExitCode, usageError } from '../errors.js';
+import { CliError, ExitCode, errorMessage, usageError } from '../errors.js';
+import { checkOutputFile } from '../files/checks.js';
+import { writeFileAtomic } from '../files/safe-write.js';
 import { log, out } from '../log.js';
 import { applyFlags, defaultConfig, loadConfigFile } from '../validate/config.js';
 import { renderJson, renderJunit, renderText } from '../validate/report.js';
 import { couldNotConnect, runValidate, type ValidateReport } from '../validate/run.js';
 import { GROUPS, type Group } from '../validate/types.js';
 
-const num = (min: number, max: number) =>
-  z.coerce.number({ message: `must be a number from ${min} to ${max}` }).refine((n) => Number.isFinite(n) && n >= min && n <= max, { message: `must be a number from ${min} to ${max}` });
+const num = numberFlag;
 
 const groups = z
   .string()
@@ -43,8 +43,8 @@ const flagsSchema = commonSchema.extend({
 export function validateCommand(): Command {
   const cmd = new Command('validate')
     .description('GO / NO-GO verdict with evidence: schema, coverage, accuracy, data quality, query performance, readiness (read-only)')
-    .option('--config <file>', 'JSON settings file (thresholds, sample, performance, severity overrides); flags win over it')
-    .option('--junit <file>', 'also write a JUnit XML report (one test case per check) to <file>')
+    .option('--config <file>', 'JSON settings file, at most 1 MiB (thresholds, sample, performance, severity overrides); flags win over it')
+    .option('--junit <file>', 'also write a JUnit XML report (one test case per check) to <file>: replaced atomically, mode 0600; its directory must exist')
     .option('--min-coverage <pct>', 'coverage threshold in % (default 95)')
     .option('--min-accuracy <pct>', 'accuracy threshold in % (default 99)')
     .option('--min-speedup <x>', 'snapshot-vs-JOIN speedup threshold (default 5)')
@@ -64,7 +64,8 @@ export function validateCommand(): Command {
       `
 Runs in one REPEATABLE READ READ ONLY transaction with a statement timeout: writes nothing.
 Exit codes: 0 GO, 1 NO-GO (an ERROR), 2 CRITICAL, 3 could not run (connection, permissions,
-a check that could not be evaluated), 64 bad usage.`,
+a check that could not be evaluated, or the --junit file could not be written after the
+report was printed), 64 bad usage (a bad flag, config file or --junit path: refused before running).`,
     );
   withCommonOptions(cmd);
   return cmd.action(
@@ -72,6 +73,7 @@ a check that could not be evaluated), 64 bad usage.`,
       const flags = parseFlags(flagsSchema, raw);
       const config = applyFlags(flags.config ? loadConfigFile(flags.config) : defaultConfig(), flags);
       if (flags.json && flags.junit === '-') throw usageError('--junit -: use a file name (stdout carries --json)');
+      if (flags.junit) checkOutputFile('--junit', flags.junit);
       let report: ValidateReport;
       try {
         const db = await openDatabase(flags.db);
@@ -89,12 +91,18 @@ a check that could not be evaluated), 64 bad usage.`,
         }
         report = couldNotConnect(label, config, err.message);
       }
-      if (flags.junit) {
-        writeFileSync(flags.junit, renderJunit(report));
-        log.verbose(`wrote JUnit report ${flags.junit}`);
-      }
+      // The report first: a JUnit file that cannot be written must not cost the verdict.
       if (flags.json) out(renderJson(report));
       else out(renderText(report));
+      if (flags.junit) {
+        try {
+          writeFileAtomic(flags.junit, renderJunit(report));
+          log.verbose(`wrote JUnit report ${flags.junit}`);
+        } catch (err) {
+          log.error(`--junit ${flags.junit}: cannot write the JUnit report (${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}); the report is on stdout above`);
+          return report.exitCode === ExitCode.ok ? ExitCode.couldNotRun : report.exitCode;
+        }
+      }
       return report.exitCode;
     }),
   );

@@ -3,7 +3,7 @@
 // binaries) and by the test harness (also Debian's PostgreSQL 15). PostgreSQL
 // refuses to run as root, so as root the server runs as a dedicated OS user.
 import { execFile, spawn } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -27,6 +27,11 @@ export interface ClusterSpec {
    * (included from postgresql.conf, so ALTER SYSTEM still overrides them).
    */
   settings?: Record<string, string>;
+  /**
+   * TLS: PEM files of the server's certificate and key, copied into the data directory
+   * (server.crt, server.key, mode 0600, owned by the server's OS user) with ssl = on.
+   */
+  tls?: { certFile: string; keyFile: string };
 }
 
 export interface ClusterStatus {
@@ -175,9 +180,20 @@ const SETTINGS_FILE = 'cowrie-db.conf';
 
 /** Writes spec.settings to cowrie-db.conf and makes postgresql.conf include it. */
 function writeSettings(spec: ClusterSpec, ids: Ids | undefined): void {
-  if (!spec.settings) return;
+  const settings = { ...(spec.settings ?? {}) };
+  if (spec.tls) {
+    for (const [from, to] of [[spec.tls.certFile, 'server.crt'], [spec.tls.keyFile, 'server.key']] as const) {
+      const dest = join(spec.dataDir, to);
+      rmSync(dest, { force: true });
+      copyFileSync(from, dest);
+      chmodSync(dest, 0o600);
+      if (ids) chownSync(dest, ids.uid, ids.gid);
+    }
+    Object.assign(settings, { ssl: 'on', ssl_cert_file: 'server.crt', ssl_key_file: 'server.key' });
+  }
+  if (Object.keys(settings).length === 0) return;
   const file = join(spec.dataDir, SETTINGS_FILE);
-  const lines = Object.entries(spec.settings).map(([k, v]) => `${k} = '${v}'`);
+  const lines = Object.entries(settings).map(([k, v]) => `${k} = '${v}'`);
   writeFileSync(file, `# written by cowrie-db at each start; ALTER SYSTEM overrides these\n${lines.join('\n')}\n`, { mode: 0o600 });
   if (ids) chownSync(file, ids.uid, ids.gid);
   const conf = join(spec.dataDir, 'postgresql.conf');

@@ -10,7 +10,6 @@ import { arch, homedir, platform, totalmem } from 'node:os';
 import { dirname, join, parse } from 'node:path';
 import { z } from 'zod';
 import { CliError, ExitCode } from '../errors.js';
-import { registerSecret } from './redact.js';
 import type { ClusterSpec } from './cluster.js';
 
 export const EMBEDDED_DATABASE = 'cowrie';
@@ -84,12 +83,10 @@ function loadCredentials(home: string): { user: string; password: string } {
   if (existsSync(file)) {
     const parsed = credentialsSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
     if (!parsed.success) throw new CliError(`${file} is damaged; remove the embedded data directory to start over`, ExitCode.couldNotRun);
-    registerSecret(parsed.data.password);
     return parsed.data;
   }
   const creds = { user: EMBEDDED_USER, password: randomBytes(18).toString('base64url') };
   writeFileSync(file, JSON.stringify(creds) + '\n', { mode: 0o600 });
-  registerSecret(creds.password);
   return creds;
 }
 

@@ -106,7 +106,7 @@ const migrateLogger = {
 async function runMigrations(db: Database, direction: 'up' | 'down', count: number): Promise<string[]> {
   try {
     const ran = await runner({
-      databaseUrl: pgClientConfig(db.target),
+      databaseUrl: pgClientConfig(db.target, db.tls),
       dir: sqlDir('migrations'),
       migrationsTable: MIGRATIONS_TABLE,
       direction,

@@ -4,7 +4,6 @@
 import { z } from 'zod';
 import { usageError } from '../errors.js';
 import { pgpassPassword } from './pgpass.js';
-import { registerSecret } from './redact.js';
 
 export interface PostgresTarget {
   kind: 'postgres';
@@ -32,9 +31,46 @@ export type Target = PostgresTarget | SqliteTarget | EmbeddedTarget;
 
 const PG_ENV_KEYS = ['PGHOST', 'PGHOSTADDR', 'PGPORT', 'PGDATABASE', 'PGUSER', 'PGPASSWORD', 'PGSERVICE'];
 
-const portSchema = z.coerce.number().int().min(1).max(65535);
+const portSchema = z.string().regex(/^\d{1,5}$/).transform(Number).pipe(z.number().int().min(1).max(65535));
 
-function parseUrl(raw: string, source: 'flag' | 'DATABASE_URL'): PostgresTarget | SqliteTarget {
+/** libpq's sslmode values (https://www.postgresql.org/docs/current/libpq-ssl.html). */
+export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+
+/**
+ * libpq connection parameters that the environment supplies when the URL does not
+ * (libpq reads PGSSLMODE etc. as defaults for every connection string).
+ */
+const ENV_PARAMS: Record<string, string> = {
+  sslmode: 'PGSSLMODE',
+  sslrootcert: 'PGSSLROOTCERT',
+  sslcert: 'PGSSLCERT',
+  sslkey: 'PGSSLKEY',
+  connect_timeout: 'PGCONNECT_TIMEOUT',
+  application_name: 'PGAPPNAME',
+};
+
+/** percent-decoding of one URL component; a malformed escape is a usage error naming the component. */
+function decode(component: string, what: string, where: string): string {
+  try {
+    return decodeURIComponent(component);
+  } catch {
+    throw usageError(`${where}: the URL's ${what} has a malformed percent-escape (a % must be followed by two hex digits; write a literal % as %25)`);
+  }
+}
+
+/** The parameters from the environment where the URL gave none, and a check of sslmode. */
+function withEnvParams(params: Record<string, string>, env: NodeJS.ProcessEnv, where: string): Record<string, string> {
+  const out = { ...params };
+  for (const [key, variable] of Object.entries(ENV_PARAMS)) {
+    if (out[key] === undefined && env[variable]) out[key] = env[variable]!;
+  }
+  if (out.sslmode !== undefined && !(SSL_MODES as readonly string[]).includes(out.sslmode)) {
+    throw usageError(`${where}: sslmode must be one of ${SSL_MODES.join(', ')} (got '${out.sslmode}')`);
+  }
+  return out;
+}
+
+function parseUrl(raw: string, source: 'flag' | 'DATABASE_URL', env: NodeJS.ProcessEnv): PostgresTarget | SqliteTarget {
   const where = source === 'flag' ? '--db' : 'DATABASE_URL';
   if (/^sqlite:/i.test(raw)) {
     // SQLAlchemy's forms, as in the users' runbooks: sqlite:///relative.db and
@@ -54,31 +90,33 @@ function parseUrl(raw: string, source: 'flag' | 'DATABASE_URL'): PostgresTarget 
       `${where}: unsupported scheme '${url.protocol}' (expected postgresql://, postgres:// or sqlite:<path>)`,
     );
   }
-  const password = url.password ? decodeURIComponent(url.password) : undefined;
-  registerSecret(password);
+  const password = url.password ? decode(url.password, 'password', where) : undefined;
   const port = url.port ? portSchema.safeParse(url.port) : { success: true as const, data: 5432 };
   if (!port.success) throw usageError(`${where}: port must be 1-65535`);
-  const params: Record<string, string> = {};
-  for (const [k, v] of url.searchParams) params[k] = v;
-  if (params.password) {
-    registerSecret(params.password);
+  // The query string: URLSearchParams decodes leniently; decode the raw text strictly instead.
+  const query: Record<string, string> = {};
+  for (const pair of url.search.replace(/^\?/, '').split('&').filter(Boolean)) {
+    const eq = pair.indexOf('=');
+    const key = decode((eq < 0 ? pair : pair.slice(0, eq)).replace(/\+/g, ' '), 'query string', where);
+    query[key] = decode((eq < 0 ? '' : pair.slice(eq + 1)).replace(/\+/g, ' '), 'query string', where);
   }
+  const { password: queryPassword, ...rest } = query;
+  const params = withEnvParams(rest, env, where);
   return {
     kind: 'postgres',
-    host: decodeURIComponent(url.hostname) || params.host || 'localhost',
+    host: decode(url.hostname, 'host', where) || params.host || 'localhost',
     port: port.data,
-    user: decodeURIComponent(url.username) || process.env.PGUSER || 'postgres',
-    password: password ?? params.password,
-    database: decodeURIComponent(url.pathname.replace(/^\//, '')) || 'postgres',
+    user: decode(url.username, 'user name', where) || env.PGUSER || 'postgres',
+    password: password ?? queryPassword,
+    database: decode(url.pathname.replace(/^\//, ''), 'database name', where) || 'postgres',
     params,
     source,
   };
 }
 
 function fromPgEnvironment(env: NodeJS.ProcessEnv): PostgresTarget {
-  const port = portSchema.safeParse(env.PGPORT ?? 5432);
+  const port = portSchema.safeParse(env.PGPORT ?? '5432');
   if (!port.success) throw usageError('PGPORT must be a port number 1-65535');
-  registerSecret(env.PGPASSWORD);
   const user = env.PGUSER || env.USER || 'postgres';
   return {
     kind: 'postgres',
@@ -87,7 +125,7 @@ function fromPgEnvironment(env: NodeJS.ProcessEnv): PostgresTarget {
     user,
     password: env.PGPASSWORD || undefined,
     database: env.PGDATABASE || user,
-    params: env.PGSSLMODE ? { sslmode: env.PGSSLMODE } : {},
+    params: withEnvParams({}, env, 'the PG* environment'),
     source: 'PG environment',
   };
 }
@@ -95,17 +133,17 @@ function fromPgEnvironment(env: NodeJS.ProcessEnv): PostgresTarget {
 /** A target without a password gets the password file's, as libpq would. */
 function withPgpass(t: PostgresTarget | SqliteTarget, env: NodeJS.ProcessEnv): PostgresTarget | SqliteTarget {
   if (t.kind !== 'postgres' || t.password !== undefined) return t;
-  const password = pgpassPassword(t, env);
-  registerSecret(password);
+  // libpq: the URL's password, else PGPASSWORD, else the password file.
+  const password = env.PGPASSWORD || pgpassPassword(t, env);
   return password === undefined ? t : { ...t, password };
 }
 
 export function resolveTarget(dbFlag: string | undefined, env: NodeJS.ProcessEnv = process.env): Target {
   if (dbFlag !== undefined) {
     if (dbFlag.trim() === '') throw usageError('--db: empty value');
-    return withPgpass(parseUrl(dbFlag, 'flag'), env);
+    return withPgpass(parseUrl(dbFlag, 'flag', env), env);
   }
-  if (env.DATABASE_URL) return withPgpass(parseUrl(env.DATABASE_URL, 'DATABASE_URL'), env);
+  if (env.DATABASE_URL) return withPgpass(parseUrl(env.DATABASE_URL, 'DATABASE_URL', env), env);
   if (PG_ENV_KEYS.some((k) => env[k])) return withPgpass(fromPgEnvironment(env), env);
   return { kind: 'embedded' };
 }
@@ -115,7 +153,16 @@ export function describeTarget(t: PostgresTarget): string {
   return `${t.user}@${t.host}:${t.port}/${t.database}`;
 }
 
-/** A URL for the target without its password (safe to print). */
+/**
+ * A URL for the target without its password (safe to print): user, host, port,
+ * database and every other connection parameter it was given (sslmode, sslrootcert, ...),
+ * so that a printed command connects the same way.
+ */
 export function displayUrl(t: PostgresTarget): string {
-  return `postgresql://${encodeURIComponent(t.user)}@${t.host.includes(':') ? `[${t.host}]` : t.host}:${t.port}/${encodeURIComponent(t.database)}`;
+  const query = Object.entries(t.params)
+    .filter(([k]) => k !== 'password')
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
+    .join('&');
+  const host = t.host.includes(':') ? `[${t.host}]` : encodeURIComponent(t.host);
+  return `postgresql://${encodeURIComponent(t.user)}@${host}:${t.port}/${encodeURIComponent(t.database)}${query ? `?${query}` : ''}`;
 }

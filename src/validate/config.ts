@@ -1,8 +1,12 @@
 // Validate's settings: defaults from the runbooks, a JSON config file validated with zod,
 // and flags on top (flags win over the file, the file over the defaults).
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { usageError } from '../errors.js';
+import { readFileBounded } from '../files/safe-write.js';
+
+/** A config file larger than this is refused (a device such as /dev/zero cannot exhaust memory). */
+export const CONFIG_MAX_BYTES = 1 << 20;
+
 import { GROUPS, SEVERITIES, type Group, type Severity } from './types.js';
 
 const percent = z.number().min(0).max(100);
@@ -37,12 +41,12 @@ export const configSchema = z
         runs: z.number().int().min(1).max(100).default(5),
         country: z.string().regex(/^[A-Z]{2}$/, 'must be a 2-letter upper-case country code').default('CN'),
         ipType: z.string().min(1).max(64).default('DATACENTER'),
-        snowshoeMinIps: z.number().int().min(0).default(100),
+        snowshoeMinIps: z.number().int().min(0).max(1_000_000_000).default(100),
       })
       .strict()
       .default({ runs: 5, country: 'CN', ipType: 'DATACENTER', snowshoeMinIps: 100 }),
     readiness: z
-      .object({ sampleSize: z.number().int().min(1).max(1_000_000).default(2000), batchSize: z.number().int().min(1).default(1000) })
+      .object({ sampleSize: z.number().int().min(1).max(1_000_000).default(2000), batchSize: z.number().int().min(1).max(1_000_000).default(1000) })
       .strict()
       .default({ sampleSize: 2000, batchSize: 1000 }),
     /** Per-statement limit inside validate's read-only transaction. */
@@ -66,9 +70,11 @@ export function defaultConfig(): ValidateConfig {
 export function loadConfigFile(path: string): ValidateConfig {
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
+    raw = JSON.parse(readFileBounded(path, CONFIG_MAX_BYTES));
   } catch (err) {
-    throw usageError(`--config ${path}: ${(err as Error).message}`);
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'EFBIG' ? `larger than ${CONFIG_MAX_BYTES} bytes: not a settings file` : e.code && e.syscall ? `cannot read it (${e.code})` : e.message;
+    throw usageError(`--config ${path}: ${why}`);
   }
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {

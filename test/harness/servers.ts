@@ -17,6 +17,8 @@ export interface TestServer {
   password: string;
   extensionDir: string;
   binDir: string;
+  /** The server runs with ssl = on; this self-signed certificate (CN localhost, SAN 127.0.0.1) is its own root. */
+  tlsRootCert: string;
 }
 
 export function testServers(): TestServer[] {
