@@ -24,7 +24,7 @@ SELECT is((SELECT array_to_string(p.proconfig, ',') FROM pg_proc p WHERE p.prona
 
 -- the named arguments the runner and the docs use
 SELECT is((SELECT array_to_string(p.proargnames, ',') FROM pg_proc p WHERE p.proname = 'backfill_snapshots' AND p.prokind = 'p'),
-          'batch_size,max_batches,dry_run,pause_ms,target_batch_ms,restart,record_undo,quiet,progress_every,min_batch_size,max_batch_size,sweep_attempts,run_analyze,sync_commit,run_id,status',
+          'batch_size,max_batches,dry_run,pause_ms,target_batch_ms,restart,record_undo,quiet,progress_every,min_batch_size,max_batch_size,sweep_attempts,run_analyze,sync_commit,recheck_rejects,recheck_all,run_id,status',
           'backfill_snapshots: parameter names');
 SELECT is((SELECT array_to_string(p.proargnames, ',') FROM pg_proc p WHERE p.proname = 'undo_backfill' AND p.prokind = 'p'),
           'run_id,batch_size,quiet,pass_attempts,restored,left_alone,missing,status', 'undo_backfill: parameter names');
@@ -58,12 +58,15 @@ SELECT is((SELECT statement FROM snapshot_index_statements() WHERE index_name = 
                  (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = 'session_summaries'::regclass)),
           'snapshot_index_statements: the snapshot_ip_type index is missing after migrate');
 SELECT is((SELECT array_agg(index_name ORDER BY seq) FROM snapshot_index_statements()),
-          ARRAY['ix_session_summaries_snapshot_ip_type', 'ix_session_summaries_snapshot_country_type', 'ix_session_summaries_snapshot_asn_country'],
-          'snapshot_index_statements: the type index, then the two covering indexes of the runbook queries');
+          ARRAY['ix_session_summaries_snapshot_ip_type', 'ix_session_summaries_snapshot_country_type', 'ix_session_summaries_snapshot_asn_country',
+                'ix_session_summaries_snapshot_open'],
+          'snapshot_index_statements: the type index, the two covering indexes of the runbook queries, the open sessions'' partial index');
 CREATE INDEX ix_session_summaries_snapshot_ip_type ON session_summaries (snapshot_ip_type);
-SELECT is((SELECT count(*)::int FROM snapshot_index_statements()), 2, 'snapshot_index_statements: the covering indexes are still missing');
+SELECT is((SELECT count(*)::int FROM snapshot_index_statements()), 3, 'snapshot_index_statements: the covering indexes and the partial index are still missing');
 CREATE INDEX ix_session_summaries_snapshot_country_type ON session_summaries (snapshot_country, snapshot_ip_type, snapshot_asn) INCLUDE (source_ip);
 CREATE INDEX ix_session_summaries_snapshot_asn_country ON session_summaries (snapshot_asn, snapshot_country);
+CREATE INDEX ix_session_summaries_snapshot_open ON session_summaries (session_id)
+    WHERE (source_ip IS NULL OR snapshot_asn IS NULL OR snapshot_country IS NULL OR snapshot_ip_type IS NULL OR enrichment_at IS NULL);
 SELECT is((SELECT count(*)::int FROM snapshot_index_statements()), 0, 'snapshot_index_statements: nothing once all the snapshot indexes exist');
 
 SELECT * FROM finish();
