@@ -144,14 +144,22 @@ describe.runIf(hasCron)('pg_cron schedules backfill_snapshots (PostgreSQL 15)', 
     expect(w!.n).toBe(5);
 
     // what cron recorded: succeeded CALLs; the runs pg_cron started, one at a time
-    const details = await admin`select status, return_message from cron.job_run_details where jobid = ${jobId} order by runid`;
+    // (a CALL with INOUT parameters returns one row: pg_cron records '1 row'). The CALL
+    // that filled them may still be finishing (its last batch committed first).
+    await waitFor(async () => (await admin`select count(*)::int as n from cron.job_run_details
+                                            where jobid = ${jobId} and status in ('succeeded', 'failed')`)[0]!.n > 0,
+                  30_000, 'the cron run to finish');
+    const details = await admin`select status, return_message, job_pid from cron.job_run_details where jobid = ${jobId} order by runid`;
     expect(details.length).toBeGreaterThan(0);
-    expect(details.filter((d) => d.status === 'succeeded').length).toBeGreaterThan(0);
-    for (const d of details) if (d.status === 'succeeded') expect(d.return_message).toBe('CALL');
-    const runs = await sql`select run_id, status, started_at, finished_at, params->>'application_name' as app
+    const ok = details.filter((d) => d.status === 'succeeded');
+    expect(ok.length).toBeGreaterThan(0);
+    for (const d of ok) expect(d.return_message).toBe('1 row');
+    const runs = await sql`select run_id, status, started_at, finished_at, params->>'application_name' as app, (params->>'pid')::int as pid
                              from backfill_runs where run_id > ${before} and not dry_run order by run_id`;
     expect(runs.length).toBeGreaterThan(0);
     for (const r of runs) expect(r.app).toBe('pg_cron');
+    // each backfill run is the CALL of one cron run (job_pid = the backend that ran it)
+    for (const r of runs.filter((x) => x.status === 'completed')) expect(ok.map((d) => Number(d.job_pid))).toContain(Number(r.pid));
     const fin = runs.filter((r) => r.finished_at !== null);
     for (let i = 1; i < fin.length; i++) expect(new Date(fin[i]!.started_at).getTime()).toBeGreaterThanOrEqual(new Date(fin[i - 1]!.finished_at).getTime());
     await admin`select cron.unschedule(${jobId}::bigint)`;

@@ -276,7 +276,8 @@ BEGIN
                              'pause_ms', v_pause, 'target_batch_ms', v_target,
                              'min_batch_size', v_min, 'max_batch_size', v_maxsize,
                              'sweep_attempts', v_attempts, 'run_analyze', v_analyze,
-                             'sync_commit', v_sync),
+                             'sync_commit', v_sync, 'pid', pg_backend_pid(),
+                             'application_name', current_setting('application_name')),
                 updated_at = clock_timestamp()
             WHERE r.run_id = v_id;
             IF NOT v_quiet THEN
@@ -329,7 +330,7 @@ BEGIN
                                        'run_analyze', v_analyze, 'sync_commit', v_sync,
                                        'recheck_rejects', v_rechk_rej, 'recheck_all', v_rechk_all,
                                        'settled_forgotten', v_forgot, 'rule_version', v_rule,
-                                       'started_by', current_user,
+                                       'started_by', current_user, 'pid', pg_backend_pid(),
                                        'application_name', current_setting('application_name')),
                     v_size, v_est, pg_backend_pid(), 1)
             RETURNING r.run_id INTO v_id;
