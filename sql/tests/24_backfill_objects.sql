@@ -4,9 +4,16 @@
 -- the index statements for the snapshot queries.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(35);
+SELECT plan(42);
 
-SELECT has_table(t) FROM unnest(ARRAY['backfill_runs', 'backfill_batches', 'backfill_rejects', 'backfill_undo', 'backfill_deferred']) t;
+SELECT has_table(t) FROM unnest(ARRAY['backfill_runs', 'backfill_batches', 'backfill_rejects', 'backfill_undo', 'backfill_deferred',
+                                      'backfill_settled', 'backfill_monitor_checks']) t;
+SELECT has_function('backfill_monitor', ARRAY['numeric', 'numeric', 'interval', 'interval', 'interval', 'timestamp with time zone', 'boolean']);
+SELECT has_function('backfill_rule_version');
+SELECT matches(backfill_rule_version(), '^[0-9a-f]{32}$', 'backfill_rule_version: an md5');
+SELECT throws_ok($$SELECT * FROM backfill_monitor(warning_pct => 90, critical_pct => 95)$$, '22023', NULL,
+                 'backfill_monitor: critical above warning refused');
+SELECT is((SELECT state || ' ' || exit_code FROM backfill_monitor()), 'UNKNOWN 3', 'backfill_monitor: no sessions is UNKNOWN (3)');
 SELECT has_view('backfill_progress');
 SELECT ok(EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'backfill_snapshots' AND prokind = 'p'), 'procedure backfill_snapshots exists');
 SELECT ok(EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'undo_backfill' AND prokind = 'p'), 'procedure undo_backfill exists');
