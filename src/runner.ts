@@ -14,6 +14,7 @@ import { rollbackCommand } from './commands/rollback.js';
 import { statusCommand } from './commands/status.js';
 import { installSqlCommand } from './commands/install-sql.js';
 import { migrateCommand } from './commands/migrate.js';
+import { monitorCommand } from './commands/monitor.js';
 import { serverCommand } from './commands/server.js';
 import { testCommand } from './commands/test.js';
 import { validateCommand } from './commands/validate.js';
@@ -49,7 +50,7 @@ function exitOnCommanderError(command: Command): void {
 }
 
 const commands = [
-  demoCommand(), seedCommand(), checkCommand(), migrateCommand(), backfillCommand(), statusCommand(),
+  demoCommand(), seedCommand(), checkCommand(), migrateCommand(), backfillCommand(), statusCommand(), monitorCommand(),
   validateCommand(), rollbackCommand(), installSqlCommand(), testCommand(), serverCommand(),
 ];
 for (const command of commands) program.addCommand(command);

@@ -326,7 +326,8 @@ describe.each(testServers())('backfill CLI on $name', (server) => {
       // the procedure as installed before sync_commit existed (a stub: it must not be called)
       await t.sql.unsafe(`
         DROP PROCEDURE backfill_snapshots(integer, integer, boolean, integer, integer, boolean, boolean, boolean,
-                                          integer, integer, integer, integer, boolean, boolean, bigint, text);
+                                          integer, integer, integer, integer, boolean, boolean, boolean, boolean,
+                                          bigint, text);
         CREATE PROCEDURE backfill_snapshots(
             batch_size integer DEFAULT 2500, max_batches integer DEFAULT NULL, dry_run boolean DEFAULT false,
             pause_ms integer DEFAULT 0, target_batch_ms integer DEFAULT NULL, restart boolean DEFAULT false,

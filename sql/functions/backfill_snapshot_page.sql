@@ -8,11 +8,16 @@
 -- what a real run would change.
 --   phase 'scan':  the next p_limit sessions after p_after_key (primary-key order,
 --                  keyset: no OFFSET; NULL = from the first) that have at least one
---                  NULL snapshot column;
+--                  NULL snapshot column and that no earlier run settled in the version
+--                  they have now (backfill_settled: same ctid and xmin; this makes a
+--                  run incremental, see docs/backfill.md). The partial index
+--                  ix_session_summaries_snapshot_open (snapshot_index_statements)
+--                  holds exactly the sessions with a NULL snapshot column, so a run
+--                  reads only those, not the whole table;
 --   phase 'sweep': those of the next p_limit entries of this run's backfill_deferred
 --                  list after p_after_key (backfill_deferred_page) that still have one.
--- tid is the row version read (its ctid). f_* = that NULL column gets a value (never
--- on a rejected session); fill = any of them.
+-- tid and row_xmin identify the row version read (its ctid and xmin). f_* = that
+-- NULL column gets a value (never on a rejected session); fill = any of them.
 -- LANGUAGE sql with a single SELECT: inlined into the caller's statement, so its
 -- parameters become the caller's and the plan is the caller's.
 -- Locks: none (reads session_summaries, backfill_deferred and the rule's lookups).
@@ -24,6 +29,7 @@ CREATE OR REPLACE FUNCTION backfill_snapshot_page(
 RETURNS TABLE (
     session_id           varchar(64),
     tid                  tid,
+    row_xmin             xid,
     source_ip            varchar(45),
     snapshot_asn         integer,
     snapshot_country     varchar(2),
@@ -61,32 +67,39 @@ FROM (
          (w.reject_reason IS NULL AND w.snapshot_ip_type IS NULL AND w.new_snapshot_ip_type IS NOT NULL) AS f_type,
          (w.reject_reason IS NULL AND w.enrichment_at IS NULL AND w.new_enrichment_at IS NOT NULL) AS f_at
   FROM (
-    SELECT k.session_id, k.tid, k.source_ip, k.snapshot_asn, k.snapshot_country,
+    SELECT k.session_id, k.tid, k.row_xmin, k.source_ip, k.snapshot_asn, k.snapshot_country,
            k.snapshot_ip_type, k.enrichment_at, src.*
     FROM (
         -- the first page, the next ones, the sweep: separate branches, so that each
-        -- reads the primary key as a plain index range (or, for the sweep, probes it
-        -- once per deferred entry) whichever plan PL/pgSQL caches
-        (SELECT s.session_id, s.ctid AS tid, s.enrichment, s.first_event_at, s.created_at, s.source_ip,
+        -- reads the primary key (or the open sessions' partial index) as a plain index
+        -- range (or, for the sweep, probes it once per deferred entry) whichever plan
+        -- PL/pgSQL caches. The backfill_settled test is a scalar subquery on purpose:
+        -- it stays one primary-key probe per session read, never a hash of the whole
+        -- settled table per page.
+        (SELECT s.session_id, s.ctid AS tid, s.xmin AS row_xmin, s.enrichment, s.first_event_at, s.created_at, s.source_ip,
                 s.snapshot_asn, s.snapshot_country, s.snapshot_ip_type, s.enrichment_at
          FROM session_summaries s
          WHERE p_phase = 'scan' AND p_after_key IS NULL
            AND (s.source_ip IS NULL OR s.snapshot_asn IS NULL OR s.snapshot_country IS NULL
                 OR s.snapshot_ip_type IS NULL OR s.enrichment_at IS NULL)
+           AND NOT COALESCE((SELECT st.row_tid = s.ctid AND st.row_xmin = s.xmin
+                             FROM backfill_settled st WHERE st.session_id = s.session_id), false)
          ORDER BY s.session_id
          LIMIT p_limit)
         UNION ALL
-        (SELECT s.session_id, s.ctid AS tid, s.enrichment, s.first_event_at, s.created_at, s.source_ip,
+        (SELECT s.session_id, s.ctid AS tid, s.xmin AS row_xmin, s.enrichment, s.first_event_at, s.created_at, s.source_ip,
                 s.snapshot_asn, s.snapshot_country, s.snapshot_ip_type, s.enrichment_at
          FROM session_summaries s
          WHERE p_phase = 'scan' AND p_after_key IS NOT NULL
            AND s.session_id > p_after_key
            AND (s.source_ip IS NULL OR s.snapshot_asn IS NULL OR s.snapshot_country IS NULL
                 OR s.snapshot_ip_type IS NULL OR s.enrichment_at IS NULL)
+           AND NOT COALESCE((SELECT st.row_tid = s.ctid AND st.row_xmin = s.xmin
+                             FROM backfill_settled st WHERE st.session_id = s.session_id), false)
          ORDER BY s.session_id
          LIMIT p_limit)
         UNION ALL
-        (SELECT s.session_id, s.ctid AS tid, s.enrichment, s.first_event_at, s.created_at, s.source_ip,
+        (SELECT s.session_id, s.ctid AS tid, s.xmin AS row_xmin, s.enrichment, s.first_event_at, s.created_at, s.source_ip,
                 s.snapshot_asn, s.snapshot_country, s.snapshot_ip_type, s.enrichment_at
          FROM backfill_deferred_page(p_run_id, p_after_key, p_limit) dr
          JOIN session_summaries s ON s.session_id = dr.session_id

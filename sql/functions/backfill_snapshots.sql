@@ -1,7 +1,7 @@
 -- backfill_snapshots(batch_size, max_batches, dry_run, pause_ms, target_batch_ms,
 --                    restart, record_undo, quiet, progress_every, min_batch_size,
 --                    max_batch_size, sweep_attempts, run_analyze, sync_commit,
---                    INOUT run_id, INOUT status)
+--                    recheck_rejects, recheck_all, INOUT run_id, INOUT status)
 --
 -- The backfill of the ADR-007 snapshot columns (source_ip, snapshot_asn,
 -- snapshot_country, snapshot_ip_type, enrichment_at) of session_summaries, as a
@@ -35,6 +35,17 @@
 --   is left, otherwise it pauses and the next call retries them.
 -- * Rejects (bad IP, bad country, bad ASN, missing enrichment, ...) go to
 --   backfill_rejects and are skipped; they never abort a batch or the run.
+-- * Incremental: a session a real run decided and left with a NULL column (reject, no
+--   inventory row, no IP type known, ...) is recorded in backfill_settled with the row
+--   version decided on (ctid, xmin); later runs skip it while it keeps that version.
+--   So a new run looks only at sessions inserted or updated since they were decided,
+--   and, invalidated when it starts, at those whose IP's ip_inventory row appeared or
+--   changed since and at all of them when the snapshot rule changed
+--   (backfill_rule_version). recheck_rejects => true looks at every reject again;
+--   recheck_all => true at every open session (and forgets entries of sessions gone or
+--   filled by others). With the partial index ix_session_summaries_snapshot_open
+--   (snapshot_index_statements) a run reads only sessions with a NULL column; see
+--   docs/backfill.md, "Incremental runs", for the cost and why no trigger is used.
 -- * dry_run => true computes exactly what a real run would change (counters by
 --   column, by source and by outcome in backfill_runs, rejects, a sample of 20 rows)
 --   without locking or writing session_summaries.
@@ -48,7 +59,9 @@
 -- * One run at a time per database: a second caller gets an error (SQLSTATE 55P03)
 --   naming the running run and its backend pid (claims serialized by a
 --   transaction-level advisory lock; see backfill_lock_holder).
--- * When a real run completes: ANALYZE session_summaries (run_analyze), and a NOTICE
+-- * When a real run completes: ANALYZE session_summaries (run_analyze; only when the
+--   run filled at least 10% of the table's estimated rows, or the table has no
+--   statistics yet: autovacuum covers smaller changes), and a NOTICE
 --   with the CREATE INDEX CONCURRENTLY statements still needed
 --   (snapshot_index_statements(); they cannot run inside a procedure).
 -- The INOUT parameters return the run id and its final status
@@ -81,6 +94,8 @@ CREATE OR REPLACE PROCEDURE backfill_snapshots(
     sweep_attempts  integer DEFAULT 10,
     run_analyze     boolean DEFAULT true,
     sync_commit     boolean DEFAULT false,
+    recheck_rejects boolean DEFAULT false,
+    recheck_all     boolean DEFAULT false,
     INOUT run_id    bigint  DEFAULT NULL,
     INOUT status    text    DEFAULT NULL)
 LANGUAGE plpgsql
@@ -102,6 +117,11 @@ DECLARE
     v_attempts   integer := COALESCE(backfill_snapshots.sweep_attempts, 10);
     v_analyze    boolean := COALESCE(backfill_snapshots.run_analyze, true);
     v_sync       boolean := COALESCE(backfill_snapshots.sync_commit, false);
+    v_rechk_rej  boolean := COALESCE(backfill_snapshots.recheck_rejects, false);
+    v_rechk_all  boolean := COALESCE(backfill_snapshots.recheck_all, false);
+    v_rule       text;
+    v_forgot     bigint := 0;
+    v_settled    double precision;
     v_req_run    bigint  := backfill_snapshots.run_id;
     v_id         bigint;
     v_run        record;
@@ -162,6 +182,12 @@ BEGIN
     IF v_attempts NOT BETWEEN 0 AND 1000 THEN
         RAISE EXCEPTION 'backfill_snapshots: sweep_attempts must be between 0 and 1000 (got %)', v_attempts
             USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF v_req_run IS NOT NULL AND (v_rechk_rej OR v_rechk_all) THEN
+        RAISE EXCEPTION 'backfill_snapshots: recheck_rejects and recheck_all apply when a run starts; run_id => % resumes one', v_req_run
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A resumed run keeps the set of sessions it started with.',
+                  HINT = 'Let the run complete, then CALL backfill_snapshots(recheck_rejects => true) (or restart => true with it).';
     END IF;
     IF v_req_run IS NOT NULL AND v_restart THEN
         RAISE EXCEPTION 'backfill_snapshots: run_id => % resumes that run; it cannot be combined with restart => true', v_req_run
@@ -228,6 +254,12 @@ BEGIN
         END IF;
 
         IF v_resumable THEN
+            IF v_rechk_rej OR v_rechk_all THEN
+                RAISE EXCEPTION 'backfill_snapshots: run % is unfinished; recheck_rejects and recheck_all apply when a run starts', v_run.run_id
+                    USING ERRCODE = 'invalid_parameter_value',
+                          DETAIL = 'A resumed run keeps the set of sessions it started with.',
+                          HINT = 'Let it complete first (CALL backfill_snapshots()), or add restart => true to abandon it and start a new run.';
+            END IF;
             IF NOT v_dry AND v_run.record_undo <> v_undo THEN
                 RAISE EXCEPTION 'backfill_snapshots: run % was started with record_undo => %; resume it with the same setting (or restart => true)',
                     v_run.run_id, v_run.record_undo
@@ -244,7 +276,8 @@ BEGIN
                              'pause_ms', v_pause, 'target_batch_ms', v_target,
                              'min_batch_size', v_min, 'max_batch_size', v_maxsize,
                              'sweep_attempts', v_attempts, 'run_analyze', v_analyze,
-                             'sync_commit', v_sync),
+                             'sync_commit', v_sync, 'pid', pg_backend_pid(),
+                             'application_name', current_setting('application_name')),
                 updated_at = clock_timestamp()
             WHERE r.run_id = v_id;
             IF NOT v_quiet THEN
@@ -252,6 +285,23 @@ BEGIN
                     v_id, v_phase, COALESCE(v_key, '(none)'), v_run.rows_scanned;
             END IF;
         ELSE
+            -- incremental: forget what must be looked at again (the others stay settled)
+            v_rule := backfill_rule_version();
+            IF v_rechk_all THEN
+                DELETE FROM backfill_settled;
+            ELSE
+                DELETE FROM backfill_settled st
+                WHERE st.rule_version <> v_rule OR (v_rechk_rej AND st.rejected);
+            END IF;
+            GET DIAGNOSTICS v_forgot = ROW_COUNT;
+            -- sessions waiting for an inventory row that now exists, or that changed
+            DELETE FROM backfill_settled st
+            USING ip_inventory i
+            WHERE st.ip IS NOT NULL
+              AND i.ip_address = st.ip
+              AND (st.inv_xmin IS NULL OR st.inv_xmin <> i.xmin);
+            GET DIAGNOSTICS v_new = ROW_COUNT;
+            v_forgot := v_forgot + v_new;
             -- how many sessions to examine: statistics when there are some, else a count
             SELECT c.reltuples INTO v_reltuples FROM pg_class c WHERE c.oid = 'session_summaries'::regclass;
             SELECT max(st.null_frac) INTO v_nullfrac
@@ -267,6 +317,9 @@ BEGIN
             ELSE
                 v_est := ceil(v_reltuples * v_nullfrac)::bigint;
             END IF;
+            -- minus those settled (statistics: the exact count would cost a scan)
+            SELECT greatest(c.reltuples, 0) INTO v_settled FROM pg_class c WHERE c.oid = 'backfill_settled'::regclass;
+            v_est := greatest(v_forgot, v_est - COALESCE(v_settled, 0)::bigint);
             INSERT INTO backfill_runs AS r (status, dry_run, record_undo, phase, params, batch_size,
                                             rows_total_est, backend_pid, calls)
             VALUES ('running', v_dry, v_undo AND NOT v_dry, 'scan',
@@ -274,7 +327,11 @@ BEGIN
                                        'pause_ms', v_pause, 'target_batch_ms', v_target,
                                        'record_undo', v_undo AND NOT v_dry, 'min_batch_size', v_min,
                                        'max_batch_size', v_maxsize, 'sweep_attempts', v_attempts,
-                                       'run_analyze', v_analyze, 'sync_commit', v_sync, 'started_by', current_user),
+                                       'run_analyze', v_analyze, 'sync_commit', v_sync,
+                                       'recheck_rejects', v_rechk_rej, 'recheck_all', v_rechk_all,
+                                       'settled_forgotten', v_forgot, 'rule_version', v_rule,
+                                       'started_by', current_user, 'pid', pg_backend_pid(),
+                                       'application_name', current_setting('application_name')),
                     v_size, v_est, pg_backend_pid(), 1)
             RETURNING r.run_id INTO v_id;
             v_phase := 'scan';
@@ -452,7 +509,10 @@ BEGIN
         WHERE r.run_id = v_id;
         COMMIT;
         BEGIN
-            IF NOT v_dry AND v_analyze THEN
+            SELECT c.reltuples INTO v_reltuples FROM pg_class c WHERE c.oid = 'session_summaries'::regclass;
+            IF NOT v_dry AND v_analyze
+               AND (v_reltuples IS NULL OR v_reltuples < 0
+                    OR (SELECT r.rows_filled FROM backfill_runs r WHERE r.run_id = v_id) >= 0.1 * v_reltuples) THEN
                 ANALYZE session_summaries;
             END IF;
             SELECT * INTO v_run FROM backfill_runs r WHERE r.run_id = v_id;

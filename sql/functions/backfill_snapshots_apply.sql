@@ -21,9 +21,11 @@
 --      value someone else wrote is never overwritten); rejected rows and rows with
 --      nothing to fill are not touched (nor locked);
 --   4. records rejects, the undo log (old and new values, when p_record_undo), the
---      deferred list, and adds the counters and the checkpoint (last_key or
---      sweep_key) to backfill_runs -- all in the same statement, so in the same
---      transaction as the data.
+--      deferred list, the sessions decided and still open in backfill_settled (the
+--      version decided on: the one read, or the one the UPDATE wrote; with the IP
+--      and the ip_inventory row version seen), and adds the counters and the
+--      checkpoint (last_key or sweep_key) to backfill_runs -- all in the same
+--      statement, so in the same transaction as the data.
 -- p_dry_run: the step is backfill_snapshots_apply_dry's (steps 1 and 4 only, for
 --   the scan phase; a dry run has no sweep).
 -- done is true when the step found nothing left (end of the pass). locked_at is
@@ -31,7 +33,7 @@
 -- Locks (a real step; a dry one: see backfill_snapshots_apply_dry):
 --   FOR NO KEY UPDATE row locks (never waited for) on at most p_limit rows of
 --   session_summaries, held until the caller's transaction ends; ROW EXCLUSIVE on
---   session_summaries and the backfill_* tables; FOR KEY SHARE on the ip_inventory
+--   session_summaries and the backfill_* tables (backfill_settled included); FOR KEY SHARE on the ip_inventory
 --   rows referenced by the new source_ip values (foreign key check).
 
 -- The result gained locked_at: drop the older signature's function first (only
@@ -89,7 +91,7 @@ BEGIN
     -- most readers below only filter on fill or read the key and the tid.
     cand AS MATERIALIZED (
         SELECT c.fill, c.tid, c.f_ip, c.f_asn, c.f_country, c.f_type, c.f_at, c.in_inventory, c.ip_keys,
-               c.session_id, c.reject_reason, c.reject_detail,
+               c.session_id, c.reject_reason, c.reject_detail, c.row_xmin, c.parsed_ip,
                c.asn_source, c.country_source, c.ip_type_source, c.enrichment_at_source,
                c.source_ip, c.snapshot_asn, c.snapshot_country, c.snapshot_ip_type, c.enrichment_at,
                c.new_source_ip, c.new_snapshot_asn, c.new_snapshot_country, c.new_snapshot_ip_type,
@@ -127,7 +129,37 @@ BEGIN
                   x.source_ip AS old_source_ip, x.snapshot_asn AS old_snapshot_asn,
                   x.snapshot_country AS old_snapshot_country, x.snapshot_ip_type AS old_snapshot_ip_type,
                   x.enrichment_at AS old_enrichment_at,
-                  s.source_ip, s.snapshot_asn, s.snapshot_country, s.snapshot_ip_type, s.enrichment_at
+                  s.source_ip, s.snapshot_asn, s.snapshot_country, s.snapshot_ip_type, s.enrichment_at,
+                  s.ctid AS new_tid, s.xmin AS new_xmin, x.parsed_ip,
+                  (s.source_ip IS NULL OR s.snapshot_asn IS NULL OR s.snapshot_country IS NULL
+                   OR s.snapshot_ip_type IS NULL OR s.enrichment_at IS NULL) AS still_open
+    ),
+    -- incremental runs: the sessions decided now that keep a NULL column, in the
+    -- version decided on (the one read; for a filled row the one this UPDATE wrote),
+    -- so that the next run skips them until that version changes. The IP a non-reject
+    -- waits for and the ip_inventory row version seen (this statement's snapshot, the
+    -- one the rule read): a later run looks again when that inventory row appears or
+    -- changes. Rows deferred are not settled: the sweep decides them.
+    ins_settled AS (
+        INSERT INTO backfill_settled AS st (session_id, row_tid, row_xmin, ip, inv_xmin, rejected,
+                                            rule_version, run_id)
+        SELECT y.session_id, y.tid, y.txmin, y.ip, i.xmin, y.rejected, rv.v, p_run_id
+        FROM (SELECT x.session_id, x.tid, x.row_xmin AS txmin,
+                     CASE WHEN x.reject_reason IS NULL THEN x.parsed_ip END AS ip,
+                     x.reject_reason IS NOT NULL AS rejected
+              FROM cand x
+              WHERE NOT x.fill
+              UNION ALL
+              SELECT u.session_id, u.new_tid, u.new_xmin, u.parsed_ip, false
+              FROM upd u
+              WHERE u.still_open) y
+        CROSS JOIN (SELECT backfill_rule_version() AS v) rv
+        LEFT JOIN ip_inventory i ON i.ip_address = y.ip
+        ON CONFLICT (session_id) DO UPDATE
+            SET row_tid = EXCLUDED.row_tid, row_xmin = EXCLUDED.row_xmin, ip = EXCLUDED.ip,
+                inv_xmin = EXCLUDED.inv_xmin, rejected = EXCLUDED.rejected,
+                rule_version = EXCLUDED.rule_version, run_id = EXCLUDED.run_id,
+                settled_at = now()
     ),
     ins_undo AS (
         INSERT INTO backfill_undo (

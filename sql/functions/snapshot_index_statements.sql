@@ -16,7 +16,13 @@
 --     and the snowshoe query (country, type, asn, distinct source_ip), and the ASN
 --     clustering (asn, country). Session rows are wide (the enrichment JSON), so
 --     without them the snapshot queries read far more than the JOIN they replace.
---     These count as present when a VALID index of that name exists.
+--     These count as present when a VALID index of that name exists;
+--   * ix_session_summaries_snapshot_open, a partial index on session_id of the
+--     sessions that still have a NULL snapshot column (the predicate of the backfill
+--     scan, backfill_snapshot_page): an incremental run reads only these, not the
+--     whole table. Its cost to the application's writes is one index entry per
+--     inserted (or non-HOT updated) row that has a NULL snapshot column, nothing for
+--     the others (docs/backfill.md, "Incremental runs", has the measurement).
 -- An INVALID index left by a failed concurrent build is dropped (DROP INDEX
 -- CONCURRENTLY) before being created again. No row: nothing to do.
 -- backfill_snapshots prints these statements when a run completes.
@@ -55,7 +61,11 @@ BEGIN
              'covering index for the country/type counts and the snowshoe query'),
             (5, 'ix_session_summaries_snapshot_asn_country',
              '(snapshot_asn, snapshot_country)', NULL,
-             'covering index for the ASN clustering query')) AS t(ord, idx, cols, lead_col, why)
+             'covering index for the ASN clustering query'),
+            (6, 'ix_session_summaries_snapshot_open',
+             '(session_id) WHERE (source_ip IS NULL OR snapshot_asn IS NULL OR snapshot_country IS NULL'
+             ' OR snapshot_ip_type IS NULL OR enrichment_at IS NULL)', NULL,
+             'the sessions still open, for incremental backfill runs')) AS t(ord, idx, cols, lead_col, why)
         LEFT JOIN pg_attribute a ON a.attrelid = v_rel AND a.attname = t.lead_col AND NOT a.attisdropped
         WHERE t.lead_col IS NULL OR a.attnum IS NOT NULL
         ORDER BY t.ord

@@ -4,9 +4,16 @@
 -- the index statements for the snapshot queries.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(35);
+SELECT plan(42);
 
-SELECT has_table(t) FROM unnest(ARRAY['backfill_runs', 'backfill_batches', 'backfill_rejects', 'backfill_undo', 'backfill_deferred']) t;
+SELECT has_table(t) FROM unnest(ARRAY['backfill_runs', 'backfill_batches', 'backfill_rejects', 'backfill_undo', 'backfill_deferred',
+                                      'backfill_settled', 'backfill_monitor_checks']) t;
+SELECT has_function('backfill_monitor', ARRAY['numeric', 'numeric', 'interval', 'interval', 'interval', 'timestamp with time zone', 'boolean']);
+SELECT has_function('backfill_rule_version');
+SELECT matches(backfill_rule_version(), '^[0-9a-f]{32}$', 'backfill_rule_version: an md5');
+SELECT throws_ok($$SELECT * FROM backfill_monitor(warning_pct => 90, critical_pct => 95)$$, '22023', NULL,
+                 'backfill_monitor: critical above warning refused');
+SELECT is((SELECT state || ' ' || exit_code FROM backfill_monitor()), 'UNKNOWN 3', 'backfill_monitor: no sessions is UNKNOWN (3)');
 SELECT has_view('backfill_progress');
 SELECT ok(EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'backfill_snapshots' AND prokind = 'p'), 'procedure backfill_snapshots exists');
 SELECT ok(EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'undo_backfill' AND prokind = 'p'), 'procedure undo_backfill exists');
@@ -24,7 +31,7 @@ SELECT is((SELECT array_to_string(p.proconfig, ',') FROM pg_proc p WHERE p.prona
 
 -- the named arguments the runner and the docs use
 SELECT is((SELECT array_to_string(p.proargnames, ',') FROM pg_proc p WHERE p.proname = 'backfill_snapshots' AND p.prokind = 'p'),
-          'batch_size,max_batches,dry_run,pause_ms,target_batch_ms,restart,record_undo,quiet,progress_every,min_batch_size,max_batch_size,sweep_attempts,run_analyze,sync_commit,run_id,status',
+          'batch_size,max_batches,dry_run,pause_ms,target_batch_ms,restart,record_undo,quiet,progress_every,min_batch_size,max_batch_size,sweep_attempts,run_analyze,sync_commit,recheck_rejects,recheck_all,run_id,status',
           'backfill_snapshots: parameter names');
 SELECT is((SELECT array_to_string(p.proargnames, ',') FROM pg_proc p WHERE p.proname = 'undo_backfill' AND p.prokind = 'p'),
           'run_id,batch_size,quiet,pass_attempts,restored,left_alone,missing,status', 'undo_backfill: parameter names');
@@ -58,12 +65,15 @@ SELECT is((SELECT statement FROM snapshot_index_statements() WHERE index_name = 
                  (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = 'session_summaries'::regclass)),
           'snapshot_index_statements: the snapshot_ip_type index is missing after migrate');
 SELECT is((SELECT array_agg(index_name ORDER BY seq) FROM snapshot_index_statements()),
-          ARRAY['ix_session_summaries_snapshot_ip_type', 'ix_session_summaries_snapshot_country_type', 'ix_session_summaries_snapshot_asn_country'],
-          'snapshot_index_statements: the type index, then the two covering indexes of the runbook queries');
+          ARRAY['ix_session_summaries_snapshot_ip_type', 'ix_session_summaries_snapshot_country_type', 'ix_session_summaries_snapshot_asn_country',
+                'ix_session_summaries_snapshot_open'],
+          'snapshot_index_statements: the type index, the two covering indexes of the runbook queries, the open sessions'' partial index');
 CREATE INDEX ix_session_summaries_snapshot_ip_type ON session_summaries (snapshot_ip_type);
-SELECT is((SELECT count(*)::int FROM snapshot_index_statements()), 2, 'snapshot_index_statements: the covering indexes are still missing');
+SELECT is((SELECT count(*)::int FROM snapshot_index_statements()), 3, 'snapshot_index_statements: the covering indexes and the partial index are still missing');
 CREATE INDEX ix_session_summaries_snapshot_country_type ON session_summaries (snapshot_country, snapshot_ip_type, snapshot_asn) INCLUDE (source_ip);
 CREATE INDEX ix_session_summaries_snapshot_asn_country ON session_summaries (snapshot_asn, snapshot_country);
+CREATE INDEX ix_session_summaries_snapshot_open ON session_summaries (session_id)
+    WHERE (source_ip IS NULL OR snapshot_asn IS NULL OR snapshot_country IS NULL OR snapshot_ip_type IS NULL OR enrichment_at IS NULL);
 SELECT is((SELECT count(*)::int FROM snapshot_index_statements()), 0, 'snapshot_index_statements: nothing once all the snapshot indexes exist');
 
 SELECT * FROM finish();

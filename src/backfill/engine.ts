@@ -85,6 +85,10 @@ export interface CallParams {
   progress_every?: number;
   run_analyze?: boolean;
   sync_commit?: boolean;
+  /** A new run looks at every reject again (incremental runs skip them otherwise). */
+  recheck_rejects?: boolean;
+  /** A new run looks at every open session again (forgets backfill_settled). */
+  recheck_all?: boolean;
   /** Resume exactly this run (INOUT parameter). */
   run_id?: number;
 }
@@ -101,6 +105,8 @@ const PARAM_TYPES: Record<keyof CallParams, string> = {
   progress_every: 'integer',
   run_analyze: 'boolean',
   sync_commit: 'boolean',
+  recheck_rejects: 'boolean',
+  recheck_all: 'boolean',
   run_id: 'bigint',
 };
 

@@ -23,6 +23,10 @@ export interface LoopOptions {
   recordUndo: boolean;
   /** Each batch's COMMIT waits for its WAL flush (the procedure's sync_commit). */
   syncCommit: boolean;
+  /** The new run looks at every reject again (procedure's recheck_rejects). */
+  recheckRejects?: boolean;
+  /** The new run looks at every open session again (procedure's recheck_all). */
+  recheckAll?: boolean;
   /** Forward the procedure's NOTICE lines (else quiet => true). */
   notices: boolean;
   /** lock_timeout for the CALL connection (the procedure sets its own per batch). */
@@ -111,6 +115,9 @@ function callParams(options: LoopOptions, state: CallState): CallParams {
   set('restart', options.restart && state.runId === undefined ? true : undefined);
   set('record_undo', options.recordUndo ? undefined : false);
   set('sync_commit', options.syncCommit || undefined);
+  // only the CALL that starts the run (later ones resume it by run_id)
+  set('recheck_rejects', options.recheckRejects && state.runId === undefined ? true : undefined);
+  set('recheck_all', options.recheckAll && state.runId === undefined ? true : undefined);
   set('quiet', options.notices ? undefined : true);
   set('run_id', state.runId);
   return p;

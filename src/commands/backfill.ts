@@ -36,6 +36,8 @@ const flagsSchema = commonSchema.extend({
   targetBatchMs: intFlag(10, 600_000).optional(),
   undo: z.boolean().optional().default(true),
   syncCommit: z.boolean().optional().default(false),
+  recheckRejects: z.boolean().optional().default(false),
+  recheckAll: z.boolean().optional().default(false),
   lockTimeoutMs: intFlag(100, 600_000).optional().default(5000),
   retries: intFlag(0, 100).optional().default(5),
   retryDelayMs: intFlag(10, 60_000).optional().default(1000),
@@ -62,6 +64,8 @@ export function backfillCommand(): Command {
     .option('--target-batch-ms <ms>', `adapt the batch size to take about this long, 10-600000 ms (with it, --batch-size must be ${ADAPTIVE_BATCH_MIN}-${formatCount(ADAPTIVE_BATCH_MAX)})`)
     .option('--no-undo', 'do not record the undo log (faster; `rollback backfill` is then impossible for this run)')
     .option('--sync-commit', 'make each batch COMMIT wait for its WAL flush (default: it does not; a crash can then undo only whole last batches, redone on resume)')
+    .option('--recheck-rejects', 'a new run looks at every rejected session again (by default a run skips the sessions an earlier run decided, until their row or their IP\'s inventory row changes)')
+    .option('--recheck-all', 'a new run looks at every session with a NULL snapshot column again, as a first run does')
     .option('--lock-timeout-ms <ms>', 'lock_timeout of the backfill connection, 100-600000 ms', '5000')
     .option('--retries <n>', 'after a lost connection, retry this many times with back-off (0-100)', '5')
     .option('--retry-delay-ms <ms>', 'first back-off delay, doubled each retry (10-60000)', '1000')
@@ -77,7 +81,11 @@ Exit codes: 0 completed (or --max-batches reached), 1 error (or another backfill
 a --checkpoint-file that exists and is not a checkpoint mirror), 130 paused by Ctrl-C,
 143 paused by SIGTERM.
 Ctrl-C once: the batch in flight commits, the run is left resumable. Twice: the batch
-in flight is cancelled (it rolls back). Run the same command again to resume.`,
+in flight is cancelled (it rolls back). Run the same command again to resume.
+Incremental: once a run has completed, the next one looks only at sessions inserted or
+updated since, and at those whose IP got an ip_inventory row (or a changed one) since;
+rejects again only with --recheck-rejects. Schedule it (cron, systemd timer, pg_cron)
+and watch it with \`cowrie-db monitor\` (README, "After the backfill").`,
   );
   return cmd.action(action(async (raw) => backfill(parseFlags(flagsSchema, normalise(raw)))));
 }
@@ -161,6 +169,8 @@ async function backfill(flags: Flags): Promise<number> {
     restart: flags.restart,
     recordUndo: flags.undo,
     syncCommit: flags.syncCommit,
+    recheckRejects: flags.recheckRejects,
+    recheckAll: flags.recheckAll,
     notices: isVerbose(),
     lockTimeoutMs: flags.lockTimeoutMs,
     retries: flags.retries,
