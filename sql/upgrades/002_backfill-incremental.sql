@@ -1,5 +1,5 @@
 -- Upgrade step 002, run before sql/functions is installed (see sql/upgrades/README.md):
--- incremental backfill runs (migration 008, backfill_settled).
+-- incremental backfill runs (migration 007, backfill_settled).
 --   backfill_snapshot_page(...)   gained the row_xmin column (a changed result type
 --                                 cannot be replaced in place): dropped when it lacks
 --                                 it, and created again by sql/functions

@@ -1,4 +1,4 @@
--- Migration 008: the state that makes a backfill run incremental, and the monitor's
+-- Migration 007: the state that makes a backfill run incremental, and the monitor's
 -- "last check" (cowrie-db's own tables; nothing upstream changes).
 --   backfill_settled         one row per session a real run decided and left with a
 --                            NULL snapshot column (rejected, no inventory row, no IP
