@@ -5,7 +5,7 @@
 -- values of each shape, and one batch over all of them (counters, no abort).
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(63);
+SELECT plan(67);
 
 TRUNCATE session_summaries, ip_asn_history, ip_inventory, asn_inventory,
          backfill_runs, backfill_batches, backfill_rejects, backfill_undo, backfill_deferred CASCADE;
@@ -214,6 +214,40 @@ SELECT is((SELECT examples FROM validate_enrichment_shapes() WHERE shape = 'unre
 SELECT is(concat_ws(' ', backfill_enrichment_unreadable('{"a": "x\u0000"}'), backfill_enrichment_unreadable('{"a": "x\\u0000"}'),
                     backfill_enrichment_unreadable('{"a": "x\\\u0000"}'), backfill_enrichment_unreadable(NULL)),
           't f t f', 'unreadable: a \u0000 escape, not an escaped backslash before u0000; NULL is readable');
+
+-- a row the statement still fails on (here: a trigger of the application's raising a
+-- check violation) is isolated by splitting the batch, recorded as row_error, and skipped
+CREATE FUNCTION pg_temp.refuse_l09() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.session_id = 'l09' THEN
+        RAISE EXCEPTION 'l09 refused by the application' USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER refuse_l09 BEFORE UPDATE ON session_summaries FOR EACH ROW EXECUTE FUNCTION pg_temp.refuse_l09();
+SELECT pg_temp.mk('l09', pg_temp.loader('203.0.113.10', pg_temp.cap('203.0.113.10')));
+SELECT pg_temp.mk('l10', pg_temp.loader('192.0.2.30', pg_temp.cap('192.0.2.30', '14061', 'DE', '14061', 'MOBILE')));
+INSERT INTO backfill_runs (run_id, dry_run, record_undo) VALUES (2, false, true);
+CREATE TEMP TABLE r2 AS SELECT * FROM backfill_snapshots_batch(2, 'l08', 100, false, true, 'scan');
+SELECT is((SELECT format('%s %s %s', rows_scanned, rows_filled, rows_errors) FROM r2), '2 1 1',
+          'isolation: the failing row is isolated (one error), the other row of the batch is filled');
+SELECT matches((SELECT reason || ' ' || detail FROM backfill_rejects WHERE run_id = 2 AND session_id = 'l09'), '^row_error 23514: l09 refused',
+          'isolation: row_error with the SQLSTATE and the message');
+DROP TRIGGER refuse_l09 ON session_summaries;
+
+-- hostile rows: three documents of ~11 MB and two unreadable ones in one batch; the row
+-- locks are held only while the batch writes (the values are computed before any lock)
+SELECT pg_temp.mk('m' || i, ('{"session": {"203.0.113.10": ' || pg_temp.cap('203.0.113.10')::text
+                             || '}, "pad": "' || repeat('x', 11000000) || '"}')::json)
+FROM generate_series(1, 3) i;
+SELECT pg_temp.mk('m' || i, '{"session": {"203.0.113.10": {"dshield": {"ip": {"asname": "a\u0000"}}}}}'::json)
+FROM generate_series(4, 5) i;
+INSERT INTO backfill_runs (run_id, dry_run, record_undo) VALUES (3, false, true);
+CREATE TEMP TABLE r3 AS SELECT * FROM backfill_snapshots_batch(3, 'l99', 100, false, true, 'scan');
+SELECT is((SELECT format('%s %s %s %s', rows_scanned, rows_filled, rows_rejected, rows_errors) FROM r3), '5 3 2 0',
+          'hostile rows: the big ones filled, the unreadable ones rejected, no statement failed');
+SELECT cmp_ok((SELECT lock_ms FROM backfill_batches WHERE run_id = 3), '<', 250::double precision,
+              'hostile rows: the batch held its row locks under 250 ms');
 
 SELECT * FROM finish();
 ROLLBACK;
