@@ -4,6 +4,7 @@
 // procedure decides what to fill, checkpoints, resumes, and records the undo.
 import type postgres from 'postgres';
 import { CliError, ExitCode } from '../errors.js';
+import { countOf, isoOrNull, numberOrNull } from '../db/values.js';
 
 /** A backfill_runs row, as the runner uses it (numbers already converted). */
 export interface RunRow {
@@ -32,33 +33,29 @@ export interface RunRow {
   params: Record<string, unknown>;
 }
 
-const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
-const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
-const iso = (v: unknown): string | null => (v === null || v === undefined ? null : v instanceof Date ? v.toISOString() : String(v));
-
 export function toRunRow(r: Record<string, unknown>): RunRow {
   return {
-    run_id: num(r.run_id),
+    run_id: countOf(r.run_id),
     status: String(r.status),
     phase: String(r.phase ?? ''),
     dry_run: Boolean(r.dry_run),
     record_undo: Boolean(r.record_undo),
-    batches: num(r.batches),
-    batch_size: numOrNull(r.batch_size),
+    batches: countOf(r.batches),
+    batch_size: numberOrNull(r.batch_size),
     last_key: (r.last_key as string | null) ?? null,
     // As backfill_progress shows it: the start estimate, raised to rows done when it was too low.
-    rows_total_est: r.rows_total_est === null || r.rows_total_est === undefined ? null : Math.max(num(r.rows_total_est), num(r.rows_scanned)),
-    rows_scanned: num(r.rows_scanned),
-    rows_filled: num(r.rows_filled),
-    rows_unchanged: num(r.rows_unchanged),
-    rows_rejected: num(r.rows_rejected),
-    rows_no_inventory: num(r.rows_no_inventory),
-    rows_deferred: num(r.rows_deferred),
-    elapsed_ms: num(r.elapsed_ms),
-    last_batch_ms: numOrNull(r.last_batch_ms),
-    started_at: iso(r.started_at) ?? '',
-    updated_at: iso(r.updated_at) ?? '',
-    finished_at: iso(r.finished_at),
+    rows_total_est: r.rows_total_est === null || r.rows_total_est === undefined ? null : Math.max(countOf(r.rows_total_est), countOf(r.rows_scanned)),
+    rows_scanned: countOf(r.rows_scanned),
+    rows_filled: countOf(r.rows_filled),
+    rows_unchanged: countOf(r.rows_unchanged),
+    rows_rejected: countOf(r.rows_rejected),
+    rows_no_inventory: countOf(r.rows_no_inventory),
+    rows_deferred: countOf(r.rows_deferred),
+    elapsed_ms: countOf(r.elapsed_ms),
+    last_batch_ms: numberOrNull(r.last_batch_ms),
+    started_at: isoOrNull(r.started_at) ?? '',
+    updated_at: isoOrNull(r.updated_at) ?? '',
+    finished_at: isoOrNull(r.finished_at),
     last_error: (r.last_error as string | null) ?? null,
     undo_status: (r.undo_status as string | null) ?? null,
     params: (r.params as Record<string, unknown>) ?? {},
@@ -170,7 +167,7 @@ export async function indexStatements(sql: postgres.Sql): Promise<{ index_name: 
 /** Rejects of a run by reason. */
 export async function rejectsByReason(sql: postgres.Sql, runId: number): Promise<Record<string, number>> {
   const rows = await sql`select reason, count(*)::bigint as n from backfill_rejects where run_id = ${runId} group by reason order by 2 desc`;
-  return Object.fromEntries(rows.map((r) => [String(r.reason), num(r.n)]));
+  return Object.fromEntries(rows.map((r) => [String(r.reason), countOf(r.n)]));
 }
 
 /** SQLSTATEs and client codes that mean "the connection is gone, try again later". */

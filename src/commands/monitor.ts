@@ -13,6 +13,7 @@ import { openDatabase } from '../db/connect.js';
 import { redact } from '../db/redact.js';
 import { errorMessage } from '../errors.js';
 import { log, out } from '../log.js';
+import { isoOrNull, numberOrNull } from '../db/values.js';
 
 export const MonitorExit = { ok: 0, warning: 1, critical: 2, unknown: 3 } as const;
 
@@ -60,9 +61,6 @@ export interface MonitorReport {
   rejects_by_reason: Record<string, number>;
   thresholds: { warning_pct: number; critical_pct: number; pending_warning_s: number; pending_critical_s: number; run_warning_s: number | null };
 }
-
-const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
-const ts = (v: unknown): string | null => (v === null || v === undefined ? null : v instanceof Date ? v.toISOString() : String(v));
 
 export function monitorCommand(): Command {
   const cmd = new Command('monitor')
@@ -149,25 +147,25 @@ function toReport(r: Record<string, unknown>, flags: z.infer<typeof flagsSchema>
     state: String(r.state) as MonitorReport['state'],
     exit_code: Number(r.exit_code),
     reasons: (r.reasons as string[] | null) ?? [],
-    checked_at: ts(r.checked_at),
-    sessions_total: num(r.sessions_total),
-    sessions_with_snapshot: num(r.sessions_with_snapshot),
-    coverage_pct: num(r.coverage_pct),
-    sessions_without_snapshot: num(r.sessions_without_snapshot),
-    oldest_without_snapshot_at: ts(r.oldest_without_snapshot_at),
-    sessions_open: num(r.sessions_open),
-    sessions_pending: num(r.sessions_pending),
-    oldest_pending_at: ts(r.oldest_pending_at),
-    oldest_pending_age_s: num(r.oldest_pending_age_s),
-    last_run_id: num(r.last_run_id),
+    checked_at: isoOrNull(r.checked_at),
+    sessions_total: numberOrNull(r.sessions_total),
+    sessions_with_snapshot: numberOrNull(r.sessions_with_snapshot),
+    coverage_pct: numberOrNull(r.coverage_pct),
+    sessions_without_snapshot: numberOrNull(r.sessions_without_snapshot),
+    oldest_without_snapshot_at: isoOrNull(r.oldest_without_snapshot_at),
+    sessions_open: numberOrNull(r.sessions_open),
+    sessions_pending: numberOrNull(r.sessions_pending),
+    oldest_pending_at: isoOrNull(r.oldest_pending_at),
+    oldest_pending_age_s: numberOrNull(r.oldest_pending_age_s),
+    last_run_id: numberOrNull(r.last_run_id),
     last_run_status: r.last_run_status === null || r.last_run_status === undefined ? null : String(r.last_run_status),
-    last_run_at: ts(r.last_run_at),
-    last_run_age_s: num(r.last_run_age_s),
+    last_run_at: isoOrNull(r.last_run_at),
+    last_run_age_s: numberOrNull(r.last_run_age_s),
     last_run_error: r.last_run_error === null || r.last_run_error === undefined ? null : String(r.last_run_error),
-    last_completed_at: ts(r.last_completed_at),
-    last_completed_age_s: num(r.last_completed_age_s),
-    rejects_since: ts(r.rejects_since),
-    rejects_total: num(r.rejects_total),
+    last_completed_at: isoOrNull(r.last_completed_at),
+    last_completed_age_s: numberOrNull(r.last_completed_age_s),
+    rejects_since: isoOrNull(r.rejects_since),
+    rejects_total: numberOrNull(r.rejects_total),
     rejects_by_reason: byReason,
     thresholds: thresholds(flags),
   };

@@ -7,6 +7,7 @@ import { cliCommand, dbArgs, undoCommand } from '../backfill/describe.js';
 import { CliError, ExitCode, usageError } from '../errors.js';
 import { log, out } from '../log.js';
 import { formatCount, formatDuration } from '../progress.js';
+import { countOf, isoOrNull, numberOrNull } from '../db/values.js';
 
 const flagsSchema = commonSchema.extend({
   limit: intFlag(1, 100_000).optional().default(20),
@@ -46,10 +47,6 @@ export interface RunStatus {
   note: string | null;
 }
 
-const n = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
-const nn = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
-const ts = (v: unknown): string | null => (v === null || v === undefined ? null : v instanceof Date ? v.toISOString() : String(v));
-
 export function statusCommand(): Command {
   const cmd = new Command('status')
     .description('list the backfill runs (the backfill_progress view): state, progress, and how to resume or undo each')
@@ -76,9 +73,9 @@ export function statusCommand(): Command {
          limit ${flags.limit}`;
       // Which run a plain `cowrie-db backfill` (or --dry-run) would resume: the latest of its kind.
       const latest = new Map<boolean, number>();
-      for (const r of await db.sql`select dry_run, max(run_id)::bigint as id from backfill_runs group by dry_run`) latest.set(Boolean(r.dry_run), n(r.id));
+      for (const r of await db.sql`select dry_run, max(run_id)::bigint as id from backfill_runs group by dry_run`) latest.set(Boolean(r.dry_run), countOf(r.id));
       const runs: RunStatus[] = rows.map((r) => {
-        const id = n(r.run_id);
+        const id = countOf(r.run_id);
         const dry = Boolean(r.dry_run);
         const status = String(r.status);
         const unfinished = ['running', 'paused', 'failed', 'interrupted'].includes(status) && r.undo_status === null;
@@ -88,34 +85,34 @@ export function statusCommand(): Command {
         if (unfinished && status === 'running') note = `running now (backend pid ${r.backend_pid ?? '?'})`;
         else if (unfinished && isLatest) resume = cliCommand(['backfill', ...dbArgs(db.target), ...(dry ? ['--dry-run'] : []), ...(r.record_undo === false && !dry ? ['--no-undo'] : []), ...(r.sync_commit && !dry ? ['--sync-commit'] : [])]);
         else if (unfinished) note = 'superseded by a newer run; resume from psql: CALL backfill_snapshots(run_id => ' + id + (dry ? ', dry_run => true' : '') + ')';
-        const undoable = !dry && Boolean(r.record_undo) && r.undo_status !== 'undone' && status !== 'running' && n(r.rows_filled) > 0;
+        const undoable = !dry && Boolean(r.record_undo) && r.undo_status !== 'undone' && status !== 'running' && countOf(r.rows_filled) > 0;
         return {
           run_id: id,
           status,
           dry_run: dry,
           phase: String(r.phase),
-          batches: n(r.batches),
-          batch_size: nn(r.batch_size),
-          rows_done: n(r.rows_done),
-          rows_total_est: nn(r.rows_total_est),
-          pct_done: nn(r.pct_done),
-          rows_filled: n(r.rows_filled),
-          rows_unchanged: n(r.rows_unchanged),
-          rows_rejected: n(r.rows_rejected),
-          rows_no_inventory: n(r.rows_no_inventory),
-          rows_deferred: n(r.rows_deferred),
-          rows_per_sec: nn(r.rows_per_sec),
-          eta_seconds: nn(r.eta_s),
-          busy_seconds: nn(r.busy_s),
-          backend_pid: nn(r.backend_pid),
-          started_at: ts(r.started_at),
-          updated_at: ts(r.updated_at),
-          finished_at: ts(r.finished_at),
+          batches: countOf(r.batches),
+          batch_size: numberOrNull(r.batch_size),
+          rows_done: countOf(r.rows_done),
+          rows_total_est: numberOrNull(r.rows_total_est),
+          pct_done: numberOrNull(r.pct_done),
+          rows_filled: countOf(r.rows_filled),
+          rows_unchanged: countOf(r.rows_unchanged),
+          rows_rejected: countOf(r.rows_rejected),
+          rows_no_inventory: countOf(r.rows_no_inventory),
+          rows_deferred: countOf(r.rows_deferred),
+          rows_per_sec: numberOrNull(r.rows_per_sec),
+          eta_seconds: numberOrNull(r.eta_s),
+          busy_seconds: numberOrNull(r.busy_s),
+          backend_pid: numberOrNull(r.backend_pid),
+          started_at: isoOrNull(r.started_at),
+          updated_at: isoOrNull(r.updated_at),
+          finished_at: isoOrNull(r.finished_at),
           last_error: (r.last_error as string | null) ?? null,
           record_undo: Boolean(r.record_undo),
           undo_status: (r.undo_status as string | null) ?? null,
-          undo_restored: n(r.undo_restored),
-          undo_left_alone: n(r.undo_left_alone),
+          undo_restored: countOf(r.undo_restored),
+          undo_left_alone: countOf(r.undo_left_alone),
           resume_command: resume,
           undo_command: undoable ? undoCommand(db.target, id) : null,
           note,
