@@ -15,7 +15,9 @@
 --                   the loader's payload when enrichment was skipped or failed); 'flat';
 --                   'empty' (SQL NULL, JSON null, {}, or a "session" object with no
 --                   IP and nothing else); 'unknown' (not an object, or an object with
---                   none of the members above, e.g. only "virustotal")
+--                   none of the members above, e.g. only "virustotal"); 'unreadable' (a
+--                   \u0000 escape anywhere: valid JSON that PostgreSQL cannot read as text,
+--                   backfill_enrichment_unreadable; nothing of it is read, every value NULL)
 --   no_members      none of session, dshield, cymru, maxmind, spur, enriched_at at the top
 --                   level (or not an object): the rule's no_enrichment
 --   raw_ip          the session key, else dshield.ip.number
@@ -25,8 +27,8 @@
 --   raw_as_country  dshield.ip.ascountry (the AS's registration country)
 --   raw_at          enriched_at
 --   spur            the spur member (list or object) for backfill_spur_ip_type
--- Raises only when the document holds a \u0000 escape anywhere (not representable as
--- text; json_to_record reads the whole document): see backfill_enrichment_unreadable.
+-- Never raises for a \u0000 escape: the document is checked for one before it is read
+-- (json_to_record reads the whole document, and would fail on it).
 -- Locks: none (reads nothing). LANGUAGE sql, one SELECT: inlined into the caller.
 CREATE OR REPLACE FUNCTION backfill_enrichment_capture(p_enrichment json)
 RETURNS TABLE (
@@ -41,7 +43,8 @@ RETURNS TABLE (
     spur           json)
 LANGUAGE sql IMMUTABLE
 AS $fn$
-SELECT CASE WHEN p_enrichment IS NULL OR json_typeof(p_enrichment) = 'null' THEN 'empty'
+SELECT CASE WHEN j.unreadable THEN 'unreadable'
+            WHEN p_enrichment IS NULL OR json_typeof(p_enrichment) = 'null' THEN 'empty'
             WHEN j.no_members IS DISTINCT FROM false
                 THEN CASE WHEN p_enrichment::text ~ '^\s*\{\s*\}\s*$' THEN 'empty' ELSE 'unknown' END
             WHEN k.ip_keys IS NOT NULL
@@ -51,17 +54,19 @@ SELECT CASE WHEN p_enrichment IS NULL OR json_typeof(p_enrichment) = 'null' THEN
             WHEN j.dshield IS NULL AND j.cymru IS NULL AND j.maxmind IS NULL AND j.spur IS NULL
                  AND j.enriched_at IS NULL THEN 'empty'
             ELSE 'flat' END,
-       j.no_members IS DISTINCT FROM false,
+       j.no_members IS DISTINCT FROM false AND NOT j.unreadable,
        k.ip_keys::integer,
        r.raw_ip, r.raw_asn, r.raw_geo, r.raw_as_country, r.raw_at, r.spur
 FROM (
     -- one parse of the document: the top-level members, as JSON text, or no row when
-    -- enrichment is not a JSON object
-    SELECT x.session, x.dshield, x.cymru, x.maxmind, x.spur, x.enriched_at,
+    -- enrichment is not a JSON object or cannot be read (json_typeof reads only the
+    -- first token, so it is safe on an unreadable document)
+    SELECT g.unreadable, x.session, x.dshield, x.cymru, x.maxmind, x.spur, x.enriched_at,
            (x.session IS NULL AND x.dshield IS NULL AND x.cymru IS NULL AND x.maxmind IS NULL
             AND x.spur IS NULL AND x.enriched_at IS NULL) AS no_members
-    FROM (SELECT 1) AS one
-    LEFT JOIN LATERAL json_to_record(CASE WHEN json_typeof(p_enrichment) = 'object' THEN p_enrichment END)
+    FROM (SELECT backfill_enrichment_unreadable(p_enrichment) AS unreadable) AS g
+    LEFT JOIN LATERAL json_to_record(CASE WHEN NOT g.unreadable AND json_typeof(p_enrichment) = 'object'
+                                          THEN p_enrichment END)
          AS x(session json, dshield json, cymru json, maxmind json, spur json, enriched_at json) ON true
     OFFSET 0
 ) j

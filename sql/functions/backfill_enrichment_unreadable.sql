@@ -2,9 +2,10 @@
 --
 -- True when the document holds a \u0000 escape: valid JSON, but PostgreSQL cannot turn
 -- that string into text, so every operator that reads a value of the document raises
--- (22P05 "unsupported Unicode escape sequence"). The backfill isolates such a row as a
--- 'row_error' reject when its statement fails; validation, which reads the whole table
--- in one statement, asks this first and counts the row instead of failing on it.
+-- (22P05 "unsupported Unicode escape sequence"). backfill_enrichment_capture asks this
+-- before it reads a document, so the snapshot rule turns such a session into a
+-- 'row_error' reject (shape 'unreadable') and no statement of the backfill or of
+-- validation fails on it.
 -- An escaped backslash before it ("\\u0000": a backslash, then the letters) is text, not
 -- an escape, and does not count. NULL gives false.
 -- Cost: one substring search of the JSON text; the regular expression runs only on the

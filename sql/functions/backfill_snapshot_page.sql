@@ -18,8 +18,9 @@
 --                  list after p_after_key (backfill_deferred_page) that still have one.
 -- tid and row_xmin identify the row version read (its ctid and xmin). f_* = that
 -- NULL column gets a value (never on a rejected session); fill = any of them.
--- A session whose enrichment holds a \u0000 escape (backfill_enrichment_unreadable) is
--- a 'row_error' reject with detail 22P05, shape 'unreadable', and the rule is not run on it.
+-- A session whose enrichment holds a \u0000 escape is a 'row_error' reject from the rule
+-- itself (shape 'unreadable'): no statement fails on it, so no batch is retried in halves
+-- with its row locks held.
 -- LANGUAGE sql with a single SELECT: inlined into the caller's statement, so its
 -- parameters become the caller's and the plan is the caller's.
 -- Locks: none (reads session_summaries, backfill_deferred and the rule's lookups).
@@ -70,15 +71,7 @@ FROM (
          (w.reject_reason IS NULL AND w.enrichment_at IS NULL AND w.new_enrichment_at IS NOT NULL) AS f_at
   FROM (
     SELECT k.session_id, k.tid, k.row_xmin, k.source_ip, k.snapshot_asn, k.snapshot_country,
-           k.snapshot_ip_type, k.enrichment_at,
-           src.parsed_ip, src.in_inventory, src.new_source_ip, src.new_snapshot_asn, src.asn_source,
-           src.new_snapshot_country, src.country_source, src.new_snapshot_ip_type, src.ip_type_source,
-           src.new_enrichment_at, src.enrichment_at_source,
-           CASE WHEN u.unreadable THEN 'row_error' ELSE src.reject_reason END,
-           CASE WHEN u.unreadable THEN '22P05: unsupported Unicode escape sequence (a \u0000 escape in the enrichment JSON)'
-                ELSE src.reject_detail END,
-           src.ip_keys,
-           CASE WHEN u.unreadable THEN 'unreadable' ELSE src.shape END
+           k.snapshot_ip_type, k.enrichment_at, src.*
     FROM (
         -- the first page, the next ones, the sweep: separate branches, so that each
         -- reads the primary key (or the open sessions' partial index) as a plain index
@@ -117,12 +110,7 @@ FROM (
            AND (s.source_ip IS NULL OR s.snapshot_asn IS NULL OR s.snapshot_country IS NULL
                 OR s.snapshot_ip_type IS NULL OR s.enrichment_at IS NULL))
     ) k
-    -- a document with a \u0000 escape cannot be read as text: it is a row_error reject
-    -- here, before the rule, instead of a statement that fails and is retried in halves
-    -- (with every row lock of the batch held meanwhile)
-    CROSS JOIN LATERAL (SELECT backfill_enrichment_unreadable(k.enrichment) AS unreadable) u
-    CROSS JOIN LATERAL backfill_snapshot_source(CASE WHEN NOT u.unreadable THEN k.enrichment END,
-                                                k.first_event_at, k.created_at) src
+    CROSS JOIN LATERAL backfill_snapshot_source(k.enrichment, k.first_event_at, k.created_at) src
     -- fence: the rule's outputs are computed once per row here. Without it the
     -- inlined rule is pulled up and every reference to an output (the f_* flags
     -- read reject_reason five times) evaluates its expression again.

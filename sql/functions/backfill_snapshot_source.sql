@@ -33,6 +33,7 @@
 --                    ip_inventory.enrichment_updated_at
 -- A value that is present but unusable is never silently replaced by a fallback:
 -- the session is rejected. reject_reason, first that applies:
+--   row_error       the document cannot be read as text (see below)
 --   no_enrichment   enrichment is SQL NULL, JSON null, not an object, or an object
 --                   with none of session, dshield, cymru, maxmind, spur, enriched_at
 --   no_source_ip    no session key and no dshield.ip.number (missing, null, blank)
@@ -42,9 +43,10 @@
 --   bad_enriched_at enriched_at present but not a date-time
 -- reject_detail is the offending raw value (at most 200 characters).
 -- The *_source columns say 'json', 'session', 'history', 'inventory' or 'default'
--- (NULL when no value). Raises only when the JSON cannot be read as text: a \u0000
--- escape anywhere in the document (json_to_record reads all of it); the batch function
--- isolates such rows as row_error, validation skips them (backfill_enrichment_unreadable).
+-- (NULL when no value). A document with a \u0000 escape anywhere (valid JSON that
+-- PostgreSQL cannot read as text: shape 'unreadable') is the reject 'row_error' with
+-- detail 22P05, and nothing of it is read; a row that still makes a statement fail is
+-- isolated by the batch function under the same reason.
 -- Locks: none (reads ip_inventory and ip_asn_history, one index probe each).
 -- LANGUAGE sql with a single SELECT, so it is inlined into the caller's query as a
 -- LATERAL subquery (no per-row function call); the OFFSET 0 fences make the JSON
@@ -89,13 +91,16 @@ SELECT p.ip,
        CASE WHEN p.json_at IS NOT NULL THEN 'json'
             WHEN a.captured THEN 'session'
             WHEN inv.enrichment_updated_at IS NOT NULL THEN 'inventory' END,
-       CASE WHEN r.no_members THEN 'no_enrichment'
+       CASE WHEN r.shape = 'unreadable' THEN 'row_error'
+            WHEN r.no_members THEN 'no_enrichment'
             WHEN r.raw_ip IS NULL THEN 'no_source_ip'
             WHEN p.ip IS NULL THEN 'bad_ip'
             WHEN r.raw_asn IS NOT NULL AND p.json_asn IS NULL THEN 'bad_asn'
             WHEN c.country IS NULL THEN 'bad_country'
             WHEN r.raw_at IS NOT NULL AND p.json_at IS NULL THEN 'bad_enriched_at' END,
-       left(CASE WHEN r.no_members THEN left(p_enrichment::text, 200)
+       left(CASE WHEN r.shape = 'unreadable'
+                     THEN '22P05: unsupported Unicode escape sequence (a \u0000 escape in the enrichment JSON)'
+                 WHEN r.no_members THEN left(p_enrichment::text, 200)
                  WHEN r.raw_ip IS NULL THEN NULL
                  WHEN p.ip IS NULL THEN r.raw_ip
                  WHEN r.raw_asn IS NOT NULL AND p.json_asn IS NULL THEN r.raw_asn

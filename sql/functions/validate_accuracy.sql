@@ -12,7 +12,7 @@
 --                  and the rule does not reject the session
 --   mismatched     the names of the columns that differ ('reject:<reason>' when the rule
 --                  would not have written this session at all; 'reject:row_error' when its
---                  JSON cannot be read: backfill_enrichment_unreadable)
+--                  JSON cannot be read)
 --   stored_* / expected_*  the values, for the report
 --   temporal_drift the stored snapshot differs from TODAY's ip_inventory (current_asn,
 --                  geo_country, backfill_inventory_ip_type): the IP moved since the attack. Expected and
@@ -46,8 +46,7 @@ SELECT x.session_id,
 FROM (
     SELECT s.session_id, s.source_ip, s.snapshot_asn, s.snapshot_country, s.snapshot_ip_type, s.enrichment_at,
            r.new_source_ip, r.new_snapshot_asn, r.new_snapshot_country, r.new_snapshot_ip_type, r.new_enrichment_at,
-           CASE WHEN s.unreadable THEN ARRAY['reject:row_error']
-                WHEN r.reject_reason IS NOT NULL THEN ARRAY['reject:' || r.reject_reason]
+           CASE WHEN r.reject_reason IS NOT NULL THEN ARRAY['reject:' || r.reject_reason]
                 ELSE array_remove(ARRAY[
                     CASE WHEN s.source_ip IS DISTINCT FROM r.new_source_ip THEN 'source_ip' END,
                     CASE WHEN s.snapshot_asn IS DISTINCT FROM r.new_snapshot_asn THEN 'snapshot_asn' END,
@@ -62,15 +61,13 @@ FROM (
                     CASE WHEN s.snapshot_ip_type IS DISTINCT FROM backfill_inventory_ip_type(inv.ip_types, (inv.enrichment -> 'spur')::json) THEN 'ip_type' END], NULL)
            END AS drift
     FROM (
-        SELECT ss.*, backfill_enrichment_unreadable(ss.enrichment) AS unreadable
+        SELECT ss.*
         FROM session_summaries ss
         WHERE ss.snapshot_country IS NOT NULL
         ORDER BY hashtextextended(ss.session_id, p_seed), ss.session_id
         LIMIT greatest(p_sample_size, 0)
     ) s
-    -- a document with a \u0000 escape cannot be read (it would fail the statement): not read
-    CROSS JOIN LATERAL backfill_snapshot_source(CASE WHEN NOT s.unreadable THEN s.enrichment END,
-                                                s.first_event_at, s.created_at) r
+    CROSS JOIN LATERAL backfill_snapshot_source(s.enrichment, s.first_event_at, s.created_at) r
     LEFT JOIN ip_inventory inv ON inv.ip_address = s.source_ip
 ) x
 ORDER BY x.session_id

@@ -35,12 +35,9 @@ BEGIN
            count(*) FILTER (WHERE r.reject_reason IN ('no_enrichment', 'no_source_ip', 'bad_ip'))::int
       INTO sampled, would_fill, no_inventory, rejected, no_source_ip
       FROM (-- OFFSET 0: each output of the rule computed once per row, as the backfill does
-            -- an unreadable document (\u0000 escape) is a reject, as the backfill records it
-            SELECT CASE WHEN u.unreadable THEN 'row_error' ELSE r.reject_reason END AS reject_reason, r.in_inventory
+            SELECT r.reject_reason, r.in_inventory
               FROM session_summaries s
-             CROSS JOIN LATERAL (SELECT backfill_enrichment_unreadable(s.enrichment) AS unreadable) u
-             CROSS JOIN LATERAL backfill_snapshot_source(CASE WHEN NOT u.unreadable THEN s.enrichment END,
-                                                         s.first_event_at, s.created_at) r
+             CROSS JOIN LATERAL backfill_snapshot_source(s.enrichment, s.first_event_at, s.created_at) r
              WHERE s.session_id = ANY (v_ids)
             OFFSET 0) r;
     sample_ms := round(extract(epoch FROM clock_timestamp() - v_start)::numeric * 1000, 1);

@@ -12,7 +12,7 @@
 --   rejected               not filled; the rule rejects it: reason = bad_asn, bad_country,
 --                          bad_enriched_at (the values are in the session JSON but unusable),
 --                          or row_error (the JSON holds a \u0000 escape and cannot be read as
---                          text: backfill_enrichment_unreadable; the backfill isolates it so)
+--                          text: the rule says so, as the backfill records it)
 --   no_source_ip           not filled; no source IP can be derived: reason = no_enrichment,
 --                          no_source_ip, bad_ip
 -- "filled" follows the runbooks ("with snapshots" = snapshot_country IS NOT NULL);
@@ -38,15 +38,9 @@ FROM (
     FROM (
         -- OFFSET 0: the rule's outputs computed once per row (pulled up, each reference
         -- to reject_reason above would evaluate its expression again)
-        SELECT s.snapshot_country, s.source_ip,
-               CASE WHEN u.unreadable THEN 'row_error' ELSE r.reject_reason END AS reject_reason,
-               r.in_inventory
+        SELECT s.snapshot_country, s.source_ip, r.reject_reason, r.in_inventory
         FROM session_summaries s
-        LEFT JOIN LATERAL (SELECT backfill_enrichment_unreadable(s.enrichment) AS unreadable) u
-               ON s.snapshot_country IS NULL
-        -- an unreadable document is not read (NULL in its place): it would fail the scan
-        LEFT JOIN LATERAL backfill_snapshot_source(CASE WHEN NOT u.unreadable THEN s.enrichment END,
-                                                   s.first_event_at, s.created_at) r
+        LEFT JOIN LATERAL backfill_snapshot_source(s.enrichment, s.first_event_at, s.created_at) r
                ON s.snapshot_country IS NULL
         OFFSET 0
     ) s

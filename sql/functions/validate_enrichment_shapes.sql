@@ -25,13 +25,10 @@ SELECT k.shape, COALESCE(n.sessions, 0), COALESCE(n.multi_ip, 0),
            ORDER BY x.session_id LIMIT 10) ELSE '{}'::text[] END
 FROM unnest(ARRAY['loader', 'skip_enrich', 'flat', 'empty', 'unknown', 'unreadable']) WITH ORDINALITY AS k(shape, ord)
 LEFT JOIN (
-    SELECT CASE WHEN u.unreadable THEN 'unreadable' ELSE c.shape END AS shape, count(*)::bigint AS sessions,
-           count(*) FILTER (WHERE c.ip_keys > 1)::bigint AS multi_ip
+    SELECT c.shape, count(*)::bigint AS sessions, count(*) FILTER (WHERE c.ip_keys > 1)::bigint AS multi_ip
     FROM session_summaries s
-    CROSS JOIN LATERAL (SELECT backfill_enrichment_unreadable(s.enrichment) AS unreadable) u
-    -- an unreadable document is not read at all (NULL in its place)
-    CROSS JOIN LATERAL backfill_enrichment_capture(CASE WHEN NOT u.unreadable THEN s.enrichment END) c
-    GROUP BY 1
+    CROSS JOIN LATERAL backfill_enrichment_capture(s.enrichment) c
+    GROUP BY c.shape
 ) n ON n.shape = k.shape
 ORDER BY k.ord
 $fn$;
