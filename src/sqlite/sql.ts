@@ -165,8 +165,7 @@ const SESSION_KEYS = `jsonb_each(iif(json_type(c.e, '$.session') = 'object', c.e
  * sources in order, the rejects): the values (new_*), their sources (*_source), the
  * reject reason and detail, ip_keys. Enrichment text that is not valid JSON, or holds a
  * \u0000 escape, is a 'row_error' reject (PostgreSQL's json type cannot hold the first;
- * its JSON functions raise on the second, anywhere in the document, and the batch
- * isolates the row).
+ * its rule makes the second a row_error with this same detail).
  * The steps are MATERIALIZED so that every parse runs once per row (as the OFFSET 0
  * fences do in PostgreSQL; m, read by r alone, is not: its documents are not copied),
  * and the document is parsed once into JSONB.
@@ -179,7 +178,7 @@ WITH c AS MATERIALIZED (
            CASE WHEN json_valid(s.enrichment) THEN jsonb(s.enrichment) END AS e,  -- parsed once (JSONB)
            s.enrichment AS raw_enrichment,
            CASE WHEN s.enrichment IS NOT NULL AND NOT json_valid(s.enrichment) THEN 'malformed JSON in session_summaries.enrichment'
-                WHEN instr(s.enrichment, '\\u0000') THEN '22P05: unsupported Unicode escape sequence \\u0000 in the enrichment' END AS row_error
+                WHEN instr(s.enrichment, '\\u0000') THEN '22P05: unsupported Unicode escape sequence (a \\u0000 escape in the enrichment JSON)' END AS row_error
     FROM session_summaries s
     WHERE ${withAfterKey ? 's.session_id > :after_key' : '1 = 1'}
       AND (s.source_ip IS NULL OR s.snapshot_asn IS NULL OR s.snapshot_country IS NULL
