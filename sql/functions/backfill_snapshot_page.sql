@@ -1,13 +1,14 @@
--- backfill_snapshot_page(run_id, after_key, limit, phase) -> the page's sessions with
---   their snapshot values
+-- backfill_snapshot_page(run_id, after_key, limit, phase, until_key) -> the page's
+--   sessions with their snapshot values
 --
 -- The sessions one step of a backfill run looks at, as the calling statement's
 -- snapshot sees them, each with the snapshot rule's values (backfill_snapshot_source)
 -- and what a fill would do to it. Shared by the real step (backfill_snapshots_apply)
 -- and the dry one (backfill_snapshots_apply_dry), so that a dry run computes exactly
 -- what a real run would change.
---   phase 'scan':  the next p_limit sessions after p_after_key (primary-key order,
---                  keyset: no OFFSET; NULL = from the first) that have at least one
+--   phase 'scan':  the next p_limit sessions after p_after_key and up to p_until_key
+--                  included (primary-key order, keyset: no OFFSET; NULL = from the
+--                  first, to the last: a worker's key range) that have at least one
 --                  NULL snapshot column and that no earlier run settled in the version
 --                  they have now (backfill_settled: same ctid and xmin; this makes a
 --                  run incremental, see docs/backfill.md). The partial index
@@ -28,7 +29,8 @@ CREATE OR REPLACE FUNCTION backfill_snapshot_page(
     p_run_id    bigint,
     p_after_key text,
     p_limit     integer,
-    p_phase     text)
+    p_phase     text,
+    p_until_key text DEFAULT NULL)
 RETURNS TABLE (
     session_id           varchar(64),
     tid                  tid,
@@ -73,16 +75,17 @@ FROM (
     SELECT k.session_id, k.tid, k.row_xmin, k.source_ip, k.snapshot_asn, k.snapshot_country,
            k.snapshot_ip_type, k.enrichment_at, src.*
     FROM (
-        -- the first page, the next ones, the sweep: separate branches, so that each
-        -- reads the primary key (or the open sessions' partial index) as a plain index
-        -- range (or, for the sweep, probes it once per deferred entry) whichever plan
-        -- PL/pgSQL caches. The backfill_settled test is a scalar subquery on purpose:
+        -- the first page, the next ones (each with and without an upper bound), the
+        -- sweep: separate branches, so that each reads the primary key (or the open
+        -- sessions' partial index) as a plain index range bounded on both ends (or,
+        -- for the sweep, probes it once per deferred entry) whichever plan PL/pgSQL
+        -- caches. The backfill_settled test is a scalar subquery on purpose:
         -- it stays one primary-key probe per session read, never a hash of the whole
         -- settled table per page.
         (SELECT s.session_id, s.ctid AS tid, s.xmin AS row_xmin, s.enrichment, s.first_event_at, s.created_at, s.source_ip,
                 s.snapshot_asn, s.snapshot_country, s.snapshot_ip_type, s.enrichment_at
          FROM session_summaries s
-         WHERE p_phase = 'scan' AND p_after_key IS NULL
+         WHERE p_phase = 'scan' AND p_after_key IS NULL AND p_until_key IS NULL
            AND (s.source_ip IS NULL OR s.snapshot_asn IS NULL OR s.snapshot_country IS NULL
                 OR s.snapshot_ip_type IS NULL OR s.enrichment_at IS NULL)
            AND NOT COALESCE((SELECT st.row_tid = s.ctid AND st.row_xmin = s.xmin
@@ -93,8 +96,33 @@ FROM (
         (SELECT s.session_id, s.ctid AS tid, s.xmin AS row_xmin, s.enrichment, s.first_event_at, s.created_at, s.source_ip,
                 s.snapshot_asn, s.snapshot_country, s.snapshot_ip_type, s.enrichment_at
          FROM session_summaries s
-         WHERE p_phase = 'scan' AND p_after_key IS NOT NULL
+         WHERE p_phase = 'scan' AND p_after_key IS NOT NULL AND p_until_key IS NULL
            AND s.session_id > p_after_key
+           AND (s.source_ip IS NULL OR s.snapshot_asn IS NULL OR s.snapshot_country IS NULL
+                OR s.snapshot_ip_type IS NULL OR s.enrichment_at IS NULL)
+           AND NOT COALESCE((SELECT st.row_tid = s.ctid AND st.row_xmin = s.xmin
+                             FROM backfill_settled st WHERE st.session_id = s.session_id), false)
+         ORDER BY s.session_id
+         LIMIT p_limit)
+        UNION ALL
+        (SELECT s.session_id, s.ctid AS tid, s.xmin AS row_xmin, s.enrichment, s.first_event_at, s.created_at, s.source_ip,
+                s.snapshot_asn, s.snapshot_country, s.snapshot_ip_type, s.enrichment_at
+         FROM session_summaries s
+         WHERE p_phase = 'scan' AND p_after_key IS NULL AND p_until_key IS NOT NULL
+           AND s.session_id <= p_until_key
+           AND (s.source_ip IS NULL OR s.snapshot_asn IS NULL OR s.snapshot_country IS NULL
+                OR s.snapshot_ip_type IS NULL OR s.enrichment_at IS NULL)
+           AND NOT COALESCE((SELECT st.row_tid = s.ctid AND st.row_xmin = s.xmin
+                             FROM backfill_settled st WHERE st.session_id = s.session_id), false)
+         ORDER BY s.session_id
+         LIMIT p_limit)
+        UNION ALL
+        (SELECT s.session_id, s.ctid AS tid, s.xmin AS row_xmin, s.enrichment, s.first_event_at, s.created_at, s.source_ip,
+                s.snapshot_asn, s.snapshot_country, s.snapshot_ip_type, s.enrichment_at
+         FROM session_summaries s
+         WHERE p_phase = 'scan' AND p_after_key IS NOT NULL AND p_until_key IS NOT NULL
+           AND s.session_id > p_after_key
+           AND s.session_id <= p_until_key
            AND (s.source_ip IS NULL OR s.snapshot_asn IS NULL OR s.snapshot_country IS NULL
                 OR s.snapshot_ip_type IS NULL OR s.enrichment_at IS NULL)
            AND NOT COALESCE((SELECT st.row_tid = s.ctid AND st.row_xmin = s.xmin

@@ -1,11 +1,12 @@
--- backfill_snapshots_apply(run_id, after_key, limit, dry_run, record_undo, phase)
+-- backfill_snapshots_apply(run_id, after_key, limit, dry_run, record_undo, phase, until_key)
 --   -> (last_key, done, n_candidates, n_locked, n_updated, n_would_fill, first_key,
---       locked_at)
+--       locked_at, n_scanned, n_filled, n_unchanged, n_rejected, n_no_inventory, n_deferred)
 --
 -- ONE set-based step of a backfill run, as a single SQL statement (the internal
 -- worker of backfill_snapshots_batch, which adds the error isolation; call that one).
---   phase 'scan':  the next p_limit sessions after p_after_key (primary-key order,
---                  keyset: no OFFSET) that have at least one NULL snapshot column;
+--   phase 'scan':  the next p_limit sessions after p_after_key, up to p_until_key
+--                  (primary-key order, keyset: no OFFSET; a worker's key range) that
+--                  have at least one NULL snapshot column;
 --   phase 'sweep': the next p_limit entries of this run's backfill_deferred list.
 -- Steps, in this order:
 --   1. reads those sessions and computes their snapshot values once per row
@@ -29,24 +30,15 @@
 -- p_dry_run: the step is backfill_snapshots_apply_dry's (steps 1 and 4 only, for
 --   the scan phase; a dry run has no sweep).
 -- done is true when the step found nothing left (end of the pass). locked_at is
--- when step 2 began (NULL when nothing was locked).
+-- when step 2 began (NULL when nothing was locked). n_scanned .. n_deferred are this
+-- step's own additions to the run's counters (n_deferred: net change of the deferred
+-- list), so that a caller never has to read the run's row back: with parallel workers
+-- that row also holds the other workers' batches.
 -- Locks (a real step; a dry one: see backfill_snapshots_apply_dry):
 --   FOR NO KEY UPDATE row locks (never waited for) on at most p_limit rows of
 --   session_summaries, held until the caller's transaction ends; ROW EXCLUSIVE on
 --   session_summaries and the backfill_* tables (backfill_settled included); FOR KEY SHARE on the ip_inventory
 --   rows referenced by the new source_ip values (foreign key check).
-
--- The result gained locked_at: drop the older signature's function first (only
--- backfill_snapshots_apply_safe calls it, by name, at run time).
-DO $drop$
-BEGIN
-    IF EXISTS (SELECT 1 FROM pg_proc p
-               WHERE p.oid = to_regprocedure('backfill_snapshots_apply(bigint,text,integer,boolean,boolean,text)')
-                 AND NOT 'locked_at' = ANY (p.proargnames)) THEN
-        DROP FUNCTION backfill_snapshots_apply(bigint, text, integer, boolean, boolean, text);
-    END IF;
-END
-$drop$;
 
 CREATE OR REPLACE FUNCTION backfill_snapshots_apply(
     p_run_id      bigint,
@@ -54,16 +46,23 @@ CREATE OR REPLACE FUNCTION backfill_snapshots_apply(
     p_limit       integer,
     p_dry_run     boolean,
     p_record_undo boolean,
-    p_phase       text)
+    p_phase       text,
+    p_until_key   text DEFAULT NULL)
 RETURNS TABLE (
-    last_key      text,
-    done          boolean,
-    n_candidates  integer,
-    n_locked      integer,
-    n_updated     integer,
-    n_would_fill  integer,
-    first_key     text,
-    locked_at     timestamptz)
+    last_key       text,
+    done           boolean,
+    n_candidates   integer,
+    n_locked       integer,
+    n_updated      integer,
+    n_would_fill   integer,
+    first_key      text,
+    locked_at      timestamptz,
+    n_scanned      integer,
+    n_filled       integer,
+    n_unchanged    integer,
+    n_rejected     integer,
+    n_no_inventory integer,
+    n_deferred     integer)
 LANGUAGE plpgsql
 AS $fn$
 BEGIN
@@ -75,7 +74,7 @@ BEGIN
     END IF;
     IF p_dry_run THEN
         -- its own statement, and a plan of its own (see backfill_snapshots_apply_dry)
-        RETURN QUERY SELECT * FROM backfill_snapshots_apply_dry(p_run_id, p_after_key, p_limit);
+        RETURN QUERY SELECT * FROM backfill_snapshots_apply_dry(p_run_id, p_after_key, p_limit, p_until_key);
         RETURN;
     END IF;
     RETURN QUERY
@@ -96,7 +95,7 @@ BEGIN
                c.source_ip, c.snapshot_asn, c.snapshot_country, c.snapshot_ip_type, c.enrichment_at,
                c.new_source_ip, c.new_snapshot_asn, c.new_snapshot_country, c.new_snapshot_ip_type,
                c.new_enrichment_at
-        FROM backfill_snapshot_page(p_run_id, p_after_key, p_limit, p_phase) c
+        FROM backfill_snapshot_page(p_run_id, p_after_key, p_limit, p_phase, p_until_key) c
     ),
     -- step 2: the ARRAY is computed from the whole of cand first, so no row is locked
     -- before every value of the batch is known
@@ -292,7 +291,9 @@ BEGIN
         WHERE r.run_id = p_run_id
         RETURNING r.run_id
     )
-    SELECT a.kmax, a.kmax IS NULL, a.n_cand, a.n_counted, a.n_upd, a.n_fill, a.kmin, a.locked_at
+    SELECT a.kmax, a.kmax IS NULL, a.n_cand, a.n_counted, a.n_upd, a.n_fill, a.kmin, a.locked_at,
+           CASE WHEN p_phase = 'scan' THEN a.n_cand ELSE 0 END, a.n_fill, a.n_same::integer, a.n_rej::integer,
+           a.n_noinv::integer, a.n_def_add - a.n_def_del
     FROM agg a;
 END
 $fn$;

@@ -1,6 +1,6 @@
--- backfill_snapshots_apply_dry(run_id, after_key, limit)
+-- backfill_snapshots_apply_dry(run_id, after_key, limit, until_key)
 --   -> (last_key, done, n_candidates, n_locked, n_updated, n_would_fill, first_key,
---       locked_at)
+--       locked_at, n_scanned, n_filled, n_unchanged, n_rejected, n_no_inventory, n_deferred)
 --
 -- ONE step of a dry run, as a single SQL statement (backfill_snapshots_apply calls it
 -- when dry_run is true; the result has that function's shape). It computes exactly
@@ -30,16 +30,23 @@
 CREATE OR REPLACE FUNCTION backfill_snapshots_apply_dry(
     p_run_id    bigint,
     p_after_key text,
-    p_limit     integer)
+    p_limit     integer,
+    p_until_key text DEFAULT NULL)
 RETURNS TABLE (
-    last_key      text,
-    done          boolean,
-    n_candidates  integer,
-    n_locked      integer,
-    n_updated     integer,
-    n_would_fill  integer,
-    first_key     text,
-    locked_at     timestamptz)
+    last_key       text,
+    done           boolean,
+    n_candidates   integer,
+    n_locked       integer,
+    n_updated      integer,
+    n_would_fill   integer,
+    first_key      text,
+    locked_at      timestamptz,
+    n_scanned      integer,
+    n_filled       integer,
+    n_unchanged    integer,
+    n_rejected     integer,
+    n_no_inventory integer,
+    n_deferred     integer)
 LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan
 SET enable_seqscan = off
@@ -78,7 +85,7 @@ BEGIN
                array_agg(x.session_id) FILTER (WHERE x.reject_reason IS NOT NULL) AS rej_id,
                array_agg(x.reject_reason) FILTER (WHERE x.reject_reason IS NOT NULL) AS rej_reason,
                array_agg(x.reject_detail) FILTER (WHERE x.reject_reason IS NOT NULL) AS rej_detail
-        FROM backfill_snapshot_page(p_run_id, p_after_key, p_limit, 'scan') x
+        FROM backfill_snapshot_page(p_run_id, p_after_key, p_limit, 'scan', p_until_key) x
     ),
     ins_rej AS (
         INSERT INTO backfill_rejects AS r (run_id, session_id, reason, detail)
@@ -117,8 +124,10 @@ BEGIN
         WHERE r.run_id = p_run_id
         RETURNING r.run_id
     )
-    SELECT a.kmax, a.kmax IS NULL, a.n_cand, a.n_cand, 0, a.n_fill::integer, a.kmin, NULL::timestamptz
-    INTO last_key, done, n_candidates, n_locked, n_updated, n_would_fill, first_key, locked_at
+    SELECT a.kmax, a.kmax IS NULL, a.n_cand, a.n_cand, 0, a.n_fill::integer, a.kmin, NULL::timestamptz,
+           a.n_cand, a.n_fill::integer, a.n_same::integer, a.n_rej::integer, a.n_noinv::integer, 0
+    INTO last_key, done, n_candidates, n_locked, n_updated, n_would_fill, first_key, locked_at,
+         n_scanned, n_filled, n_unchanged, n_rejected, n_no_inventory, n_deferred
     FROM agg a;
 
     -- the sample: the first would-be changes in key order, while the run holds fewer
@@ -149,7 +158,7 @@ BEGIN
                                'ip_type', y.ip_type_source, 'enrichment_at', y.enrichment_at_source,
                                'in_inventory', y.in_inventory))
                        ORDER BY y.session_id)
-                FROM (SELECT * FROM backfill_snapshot_page(p_run_id, p_after_key, p_limit, 'scan') z
+                FROM (SELECT * FROM backfill_snapshot_page(p_run_id, p_after_key, p_limit, 'scan', p_until_key) z
                       WHERE z.fill
                       ORDER BY z.session_id
                       LIMIT 20 - jsonb_array_length(r.sample)) y), '[]'::jsonb)

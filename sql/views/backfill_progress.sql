@@ -1,22 +1,32 @@
 -- backfill_progress: every backfill run (newest first), readable from any session
 -- while a run works (each batch commits its counters with its data).
 --   status         running | paused | completed | failed | abandoned, or
---                  'interrupted': marked running but its backend is no longer
---                  executing the CALL (killed backend, server restart); the next
+--                  'throttled': running, and every live worker is waiting for a
+--                  database-health signal to clear (throttle_reason says which), or
+--                  'interrupted': marked running but no backend is executing a CALL
+--                  of it any more (killed backends, server restart); the next
 --                  CALL backfill_snapshots() resumes it.
 --   rows_done      sessions examined so far (the keyset pass); rows_total_est is the
 --                  estimate made at the start (statistics), raised to rows_done when
 --                  the estimate was too low.
---   rows_per_sec   rows_done / busy time (the time spent in batches, all calls).
---   eta            estimated busy time left at that rate.
+--   rows_per_sec   rows_done / busy time (the time spent in batches, all calls and
+--                  workers), times the live workers (at least 1): the run's rate now.
+--   eta            estimated time left at that rate.
+--   workers_live   CALLs working the run now (backfill_run_workers); workers: how
+--                  many the latest call allowed (workers => N).
+--   ranges_done / ranges_total   key ranges walked / cut (backfill_ranges).
+--   throttle_reason, throttled_time   the signal holding a live worker back now (if
+--                  any), and the time the workers have lost to throttling in all.
+-- Per worker: backfill_worker_progress.
 -- Locks: none (reads backfill_runs and pg_stat_activity).
 CREATE OR REPLACE VIEW backfill_progress AS
 SELECT r.run_id,
-       CASE WHEN r.status = 'running'
+       CASE WHEN r.status = 'running' AND w.live = 0
                  AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a
                                  WHERE a.pid = r.backend_pid AND a.state = 'active'
                                    AND a.query ~* '(backfill_snapshots|undo_backfill)')
             THEN 'interrupted'
+            WHEN r.status = 'running' AND w.live > 0 AND w.throttled = w.live THEN 'throttled'
             ELSE r.status END                                              AS status,
        r.dry_run,
        r.phase,
@@ -31,11 +41,11 @@ SELECT r.run_id,
        r.rows_rejected,
        r.rows_no_inventory,
        r.rows_deferred,
-       round(r.rows_scanned / nullif(r.elapsed_ms / 1000.0, 0))::bigint    AS rows_per_sec,
+       round(r.rows_scanned / nullif(r.elapsed_ms / 1000.0, 0) * greatest(w.live, 1))::bigint AS rows_per_sec,
        CASE WHEN r.status IN ('running', 'paused', 'failed') AND r.rows_scanned > 0 AND r.elapsed_ms > 0
             THEN make_interval(secs => round(
                      greatest(COALESCE(r.rows_total_est, 0) - r.rows_scanned, 0)
-                     * (r.elapsed_ms / 1000.0) / r.rows_scanned))
+                     * (r.elapsed_ms / 1000.0) / r.rows_scanned / greatest(w.live, 1)))
             WHEN r.status = 'completed' THEN interval '0'
        END                                                                 AS eta,
        make_interval(secs => round((r.elapsed_ms / 1000.0)::numeric, 1)::double precision) AS busy_time,
@@ -50,6 +60,25 @@ SELECT r.run_id,
        r.undo_status,
        r.undo_restored,
        r.undo_left_alone,
-       r.undo_missing
+       r.undo_missing,
+       w.live                                                              AS workers_live,
+       r.workers,
+       g.done                                                              AS ranges_done,
+       g.total                                                             AS ranges_total,
+       w.reason                                                            AS throttle_reason,
+       make_interval(secs => round(((r.throttled_ms + w.throttling_ms) / 1000.0)::numeric, 1)::double precision)
+                                                                           AS throttled_time
 FROM backfill_runs r
+CROSS JOIN LATERAL (
+    SELECT count(*)::integer AS live,
+           count(*) FILTER (WHERE x.throttle_reason IS NOT NULL)::integer AS throttled,
+           min(x.throttle_reason) AS reason,
+           COALESCE(sum(extract(epoch FROM clock_timestamp() - x.throttled_since) * 1000), 0) AS throttling_ms
+    FROM backfill_run_workers(r.run_id) lw
+    JOIN backfill_workers x ON x.run_id = r.run_id AND x.pid = lw.pid AND x.backend_start = lw.backend_start
+) w
+CROSS JOIN LATERAL (
+    SELECT count(*) FILTER (WHERE rg.done)::integer AS done, count(*)::integer AS total
+    FROM backfill_ranges rg WHERE rg.run_id = r.run_id
+) g
 ORDER BY r.run_id DESC;

@@ -2,6 +2,9 @@
 // parameters, so that flags outside them are refused before any CALL. A test
 // (test/backfill-bounds.test.ts) compares these with the installed procedure.
 
+/** workers lies in 1..64. */
+export const WORKERS_MAX = 64;
+
 /** batch_size, and min_batch_size <= max_batch_size, lie in 1..1,000,000. */
 export const BATCH_SIZE_MAX = 1_000_000;
 

@@ -31,6 +31,8 @@ export interface RunRow {
   last_error: string | null;
   undo_status: string | null;
   params: Record<string, unknown>;
+  /** A dry run's first would-be changes (backfill_runs.sample). */
+  sample: unknown[];
 }
 
 export function toRunRow(r: Record<string, unknown>): RunRow {
@@ -59,12 +61,13 @@ export function toRunRow(r: Record<string, unknown>): RunRow {
     last_error: (r.last_error as string | null) ?? null,
     undo_status: (r.undo_status as string | null) ?? null,
     params: (r.params as Record<string, unknown>) ?? {},
+    sample: Array.isArray(r.sample) ? (r.sample as unknown[]) : [],
   };
 }
 
 const RUN_COLUMNS = `run_id, status, phase, dry_run, record_undo, batches, batch_size, last_key, rows_total_est,
   rows_scanned, rows_filled, rows_unchanged, rows_rejected, rows_no_inventory, rows_deferred, elapsed_ms,
-  last_batch_ms, started_at, updated_at, finished_at, last_error, undo_status, params`;
+  last_batch_ms, started_at, updated_at, finished_at, last_error, undo_status, params, sample`;
 
 /** Statuses backfill_snapshots resumes (the latest run of the kind, when it has one of these). */
 export const UNFINISHED = ['running', 'paused', 'failed'];
@@ -86,6 +89,14 @@ export interface CallParams {
   recheck_rejects?: boolean;
   /** A new run looks at every open session again (forgets backfill_settled). */
   recheck_all?: boolean;
+  /** Up to this many CALLs work the run together (each on its own connection). */
+  workers?: number;
+  throttle?: boolean;
+  throttle_replica_lag_ms?: number;
+  throttle_replica_lag_bytes?: number;
+  throttle_wal_bytes_per_sec?: number;
+  throttle_xmin_age_ms?: number;
+  throttle_on_vacuum?: boolean;
   /** Resume exactly this run (INOUT parameter). */
   run_id?: number;
 }
@@ -104,6 +115,13 @@ const PARAM_TYPES: Record<keyof CallParams, string> = {
   sync_commit: 'boolean',
   recheck_rejects: 'boolean',
   recheck_all: 'boolean',
+  workers: 'integer',
+  throttle: 'boolean',
+  throttle_replica_lag_ms: 'integer',
+  throttle_replica_lag_bytes: 'bigint',
+  throttle_wal_bytes_per_sec: 'bigint',
+  throttle_xmin_age_ms: 'integer',
+  throttle_on_vacuum: 'boolean',
   run_id: 'bigint',
 };
 

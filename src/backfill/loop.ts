@@ -4,13 +4,24 @@
 // cleanly when asked. No backfill logic here: the procedure picks the rows,
 // commits every batch with its checkpoint, and resumes the run on the next CALL
 // (the first CALL resumes the unfinished run or starts one; later CALLs name it
-// with run_id => N, the procedure's INOUT parameter).
+// with run_id => N, the procedure's INOUT parameter). With workers > 1, once the
+// first CALL has named the run, workers - 1 more connections CALL it the same way
+// (workers => N lets them join it); the procedure gives each its own key ranges.
 import type { Database } from '../db/connect.js';
 import { redact } from '../db/redact.js';
 import { CliError, databaseErrorLine, ExitCode, errorMessage, exitCodeFor } from '../errors.js';
 import { adaptiveStart } from './bounds.js';
 import { setInterruptHandler } from '../lifecycle.js';
 import { callStatement, getRun, isConnectionLoss, QUERY_CANCELED, type CallParams, type RunRow } from './engine.js';
+
+export interface ThrottleOptions {
+  enabled: boolean;
+  replicaLagMs?: number;
+  replicaLagBytes?: number;
+  walBytesPerSec?: number;
+  xminAgeMs?: number;
+  onVacuum?: boolean;
+}
 
 export interface LoopOptions {
   batchSize?: number;
@@ -27,6 +38,10 @@ export interface LoopOptions {
   recheckRejects?: boolean;
   /** The new run looks at every open session again (procedure's recheck_all). */
   recheckAll?: boolean;
+  /** Connections that CALL the run together (the procedure's workers). */
+  workers: number;
+  /** The procedure's throttle and throttle_* thresholds (undefined: its defaults). */
+  throttle: ThrottleOptions;
   /** Forward the procedure's NOTICE lines (else quiet => true). */
   notices: boolean;
   /** lock_timeout for the CALL connection (the procedure sets its own per batch). */
@@ -119,6 +134,13 @@ function callParams(options: LoopOptions, state: CallState): CallParams {
   set('recheck_rejects', options.recheckRejects && state.runId === undefined ? true : undefined);
   set('recheck_all', options.recheckAll && state.runId === undefined ? true : undefined);
   set('quiet', options.notices ? undefined : true);
+  set('workers', options.workers > 1 ? options.workers : undefined);
+  set('throttle', options.throttle.enabled ? undefined : false);
+  set('throttle_replica_lag_ms', options.throttle.replicaLagMs);
+  set('throttle_replica_lag_bytes', options.throttle.replicaLagBytes);
+  set('throttle_wal_bytes_per_sec', options.throttle.walBytesPerSec);
+  set('throttle_xmin_age_ms', options.throttle.xminAgeMs);
+  set('throttle_on_vacuum', options.throttle.onVacuum);
   set('run_id', state.runId);
   return p;
 }
@@ -145,19 +167,14 @@ const MAX_IDLE_CALLS = 3;
 
 export async function runLoop(db: Database, options: LoopOptions, events: LoopEvents): Promise<LoopResult> {
   const interrupt = { signal: undefined as NodeJS.Signals | undefined, aborted: false, cancelled: false };
-  let inFlight: { pid: number; query: { cancel(): void } } | undefined;
+  let inFlight: InFlight | undefined;
+  /** The other workers' CALLs in flight. */
+  const extraInFlight = new Set<InFlight>();
 
   const cancelInFlight = async (): Promise<void> => {
-    if (interrupt.cancelled || !inFlight) return;
+    if (interrupt.cancelled || (!inFlight && extraInFlight.size === 0)) return;
     interrupt.cancelled = true;
-    const { pid, query } = inFlight;
-    try {
-      // From another connection (the command's main pool). The procedure marks the run
-      // paused at its last committed batch; the batch in flight rolls back.
-      await db.sql`select pg_cancel_backend(${pid})`;
-    } catch {
-      query.cancel(); // protocol-level cancel request as a fallback
-    }
+    await Promise.all([...(inFlight ? [inFlight] : []), ...extraInFlight].map((f) => cancelCall(db, f)));
   };
 
   setInterruptHandler((signal) => {
@@ -170,7 +187,7 @@ export async function runLoop(db: Database, options: LoopOptions, events: LoopEv
       );
       return;
     }
-    if (inFlight && !interrupt.cancelled) {
+    if ((inFlight || extraInFlight.size > 0) && !interrupt.cancelled) {
       events.message(`${signal} received again: cancelling the batch in flight (it rolls back)`);
       void cancelInFlight();
     }
@@ -191,11 +208,9 @@ export async function runLoop(db: Database, options: LoopOptions, events: LoopEv
     throw err;
   }
 
-  const call = db.connect({
-    max: 1,
-    settings: { statement_timeout: '0', lock_timeout: `${options.lockTimeoutMs}ms`, idle_in_transaction_session_timeout: '0' },
-    onnotice: (n) => events.notice(`${n.severity ?? 'NOTICE'}: ${n.message}`, String(n.severity ?? 'NOTICE')),
-  });
+  const call = callConnection(db, options, events);
+  const extras: Promise<string | undefined>[] = [];
+  const shared: SharedState = { runId: undefined, batchSize: undefined, perCall: 1, stop: false };
 
   const resuming = options.restart ? undefined : options.resuming;
   const local: LocalStats = {
@@ -215,6 +230,7 @@ export async function runLoop(db: Database, options: LoopOptions, events: LoopEv
   if (options.targetBatchMs !== undefined && batchSize !== undefined) batchSize = adaptiveStart(batchSize);
 
   const params = (batches: number | undefined): CallParams => callParams(options, { batchSize, batches, runId });
+  let othersGoOn = false;
 
   const account = (r: RunRow): void => {
     local.batches = Math.max(0, r.batches - local.batchesAtStart);
@@ -244,6 +260,11 @@ export async function runLoop(db: Database, options: LoopOptions, events: LoopEv
         ask = Math.min(ask, left);
       }
       local.batchesPerCall = ask;
+      if (othersGoOn) break; // this worker's part is done; the others finish the run
+      if (run?.status === 'completed' && runId !== undefined) {
+        reason = 'completed';
+        break;
+      }
       const { text, values } = callStatement(params(ask));
       const t0 = Date.now();
       const batchesBefore = run?.batches ?? 0;
@@ -287,6 +308,14 @@ export async function runLoop(db: Database, options: LoopOptions, events: LoopEv
           local.batchesAtStart = 0;
         }
         runId = id;
+        shared.runId = id;
+        if (String(returned?.status) === 'running') othersGoOn = true;
+        // the other workers join once the run is named (and is not complete already)
+        if (extras.length === 0 && options.workers > 1 && String(returned?.status) !== 'completed') {
+          for (let w = 2; w <= options.workers; w++) {
+            extras.push(extraWorker(db, options, shared, interrupt, extraInFlight, events));
+          }
+        }
         // Read inside the try: losing the connection here is retried like a lost CALL.
         const fresh = await getRun(db.sql, id);
         if (!fresh) throw new CliError(`run ${id} is not in backfill_runs after the CALL`, ExitCode.error);
@@ -296,6 +325,12 @@ export async function runLoop(db: Database, options: LoopOptions, events: LoopEv
       } catch (err) {
         if (err instanceof CliError) throw err;
         const e = err as { code?: string; message?: string };
+        if (runId !== undefined && runCompletedMeanwhile(err)) {
+          // another worker completed the run between two of this worker's CALLs
+          run = (await getRun(db.sql, runId).catch(() => undefined)) ?? run;
+          reason = 'completed';
+          break;
+        }
         if (e.code === QUERY_CANCELED && interrupt.aborted) {
           // Second Ctrl-C: the batch in flight rolled back; the run is paused at its last commit.
           reason = stopReason();
@@ -346,6 +381,7 @@ export async function runLoop(db: Database, options: LoopOptions, events: LoopEv
         reason = 'completed';
         break;
       }
+      if (othersGoOn) break;
       const did = run.batches - batchesBefore;
       if (did <= 0) {
         // Nothing done in a whole CALL: rows locked by other transactions (the sweep gave up).
@@ -360,13 +396,122 @@ export async function runLoop(db: Database, options: LoopOptions, events: LoopEv
       } else idleCalls = 0;
       const perBatch = did > 0 ? elapsed / did : elapsed;
       perCall = Math.max(1, Math.min(10_000, Math.floor(options.callTargetMs / Math.max(1, perBatch))));
+      shared.perCall = perCall;
+      shared.batchSize = batchSize;
+    }
+    // This worker is done (or stops): the others finish their CALLs. When it stops for
+    // a reason of its own (a signal, --max-batches), they stop after their CALL too.
+    if (!othersGoOn || interrupt.aborted) shared.stop = true;
+    const problems = (await Promise.all(extras)).filter((x): x is string => x !== undefined);
+    if (extras.length > 0 && runId !== undefined) {
+      run = (await getRun(db.sql, runId).catch(() => undefined)) ?? run;
+      if (run) {
+        account(run);
+        events.progress(run, local);
+        if (run.status === 'completed') reason = 'completed';
+        else if (reason === 'completed' && !interrupt.aborted) {
+          error = problems[0] ?? run.last_error ?? `run ${run.run_id} is ${run.status}`;
+          reason = 'failed';
+          events.phase('failed', run, error);
+          throw new CliError(`backfill did not complete: ${error}; run the same command again to resume it`, ExitCode.error);
+        }
+      }
     }
   } finally {
+    shared.stop = true;
+    await Promise.all(extras).catch(() => undefined);
     setInterruptHandler(undefined);
     await call.end({ timeout: 5 }).catch(() => undefined);
     await guard.end({ timeout: 5 }).catch(() => undefined);
   }
   return { run, reason, local, error };
+}
+
+interface InFlight {
+  pid: number;
+  query: { cancel(): void };
+}
+
+/** What the first worker tells the others: the run, the batches per CALL, when to stop. */
+interface SharedState {
+  runId: number | undefined;
+  batchSize: number | undefined;
+  perCall: number;
+  stop: boolean;
+}
+
+/** Cancels a CALL from the command's main pool (the procedure pauses the run at its last commit). */
+async function cancelCall(db: Database, f: InFlight): Promise<void> {
+  try {
+    await db.sql`select pg_cancel_backend(${f.pid})`;
+  } catch {
+    f.query.cancel(); // protocol-level cancel request as a fallback
+  }
+}
+
+function callConnection(db: Database, options: LoopOptions, events: LoopEvents) {
+  return db.connect({
+    max: 1,
+    settings: { statement_timeout: '0', lock_timeout: `${options.lockTimeoutMs}ms`, idle_in_transaction_session_timeout: '0' },
+    onnotice: (n) => events.notice(`${n.severity ?? 'NOTICE'}: ${n.message}`, String(n.severity ?? 'NOTICE')),
+  });
+}
+
+/** The run was completed by another worker: a CALL naming it is refused (22023, "cannot be resumed"). */
+function runCompletedMeanwhile(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e.code === '22023' && /is completed and cannot be resumed/.test(e.message ?? '');
+}
+
+/**
+ * Another worker of the run: CALLs it (run_id, workers => N) on a connection of its own
+ * until the procedure says this worker has nothing left ('running': the others go on),
+ * the run is complete, or the first worker tells it to stop. Returns why it gave up,
+ * if it did (a lost connection after the retries, an error).
+ */
+async function extraWorker(
+  db: Database,
+  options: LoopOptions,
+  shared: SharedState,
+  interrupt: { aborted: boolean },
+  inFlight: Set<InFlight>,
+  events: LoopEvents,
+): Promise<string | undefined> {
+  const conn = callConnection(db, options, events);
+  let failures = 0;
+  try {
+    while (!shared.stop && !interrupt.aborted && shared.runId !== undefined) {
+      const { text, values } = callStatement(
+        callParams({ ...options, restart: false, recheckRejects: false, recheckAll: false }, {
+          batchSize: shared.batchSize, batches: shared.perCall, runId: shared.runId,
+        }),
+      );
+      let current: InFlight | undefined;
+      try {
+        const [pidRow] = await conn`select pg_backend_pid() as pid`;
+        const query = conn.unsafe(text, values);
+        current = { pid: Number(pidRow?.pid), query };
+        inFlight.add(current);
+        const rows = (await query) as unknown as { status?: unknown }[];
+        failures = 0;
+        const status = String(rows[0]?.status);
+        if (status === 'completed' || status === 'running') return undefined;
+      } catch (err) {
+        const e = err as { code?: string };
+        if (runCompletedMeanwhile(err) || (e.code === QUERY_CANCELED && interrupt.aborted)) return undefined;
+        if (!isConnectionLoss(err) && e.code !== '55P03') return redact(databaseErrorLine(err));
+        // lost connection, or the run is between two CALLs of a worker that is going away
+        failures++;
+        if (failures > options.retries) return redact(errorMessage(err));
+        await sleep(Math.min(30_000, options.retryDelayMs * 2 ** (failures - 1)), interrupt);
+      } finally {
+        if (current) inFlight.delete(current);
+      }
+    }
+    return undefined;
+  } finally {
+    await conn.end({ timeout: 5 }).catch(() => undefined);
+  }
 }
 
 /**

@@ -6,17 +6,16 @@ import { Command } from 'commander';
 import { z } from 'zod';
 import { action, commonSchema, intFlag, parseFlags, withCommonOptions } from '../cli.js';
 import { openTarget, type Database } from '../db/connect.js';
-import { resolveTarget } from '../db/target.js';
-import { describeTarget } from '../db/target.js';
+import { describeTarget, resolveTarget } from '../db/target.js';
 import { CliError, ExitCode, errorMessage, usageError } from '../errors.js';
 import { isVerbose, log, out } from '../log.js';
 import { createProgress, formatCount, formatDuration, formatRate, type ProgressDisplay } from '../progress.js';
 import { getRun, rejectsByReason, requireEngine, unfinishedRun, type RunRow } from '../backfill/engine.js';
 import { cliCommand, dbArgs, undoCommand } from '../backfill/describe.js';
 import { StatusFile, writeJsonAtomic, type StatusDocument } from '../backfill/files.js';
-import { missingParameters, rowsDone, runLoop, type LocalStats, type LoopOptions, type LoopResult } from '../backfill/loop.js';
+import { missingParameters, runLoop, type LocalStats, type LoopOptions, type LoopResult } from '../backfill/loop.js';
 import { afterCompletion, type AfterReport } from '../backfill/after.js';
-import { ADAPTIVE_BATCH_MAX, ADAPTIVE_BATCH_MIN, BATCH_SIZE_MAX } from '../backfill/bounds.js';
+import { ADAPTIVE_BATCH_MAX, ADAPTIVE_BATCH_MIN, BATCH_SIZE_MAX, WORKERS_MAX } from '../backfill/bounds.js';
 import { checkCheckpointFile, prepareStatusDir } from '../files/checks.js';
 import { readFileBounded } from '../files/safe-write.js';
 
@@ -42,6 +41,13 @@ const flagsSchema = commonSchema.extend({
   retries: intFlag(0, 100).optional().default(5),
   retryDelayMs: intFlag(10, 60_000).optional().default(1000),
   callMs: intFlag(50, 600_000).optional().default(2000),
+  workers: intFlag(1, WORKERS_MAX).optional().default(1),
+  throttle: z.boolean().optional().default(true),
+  throttleReplicaLagMs: intFlag(0, 86_400_000).optional(),
+  throttleReplicaLagBytes: intFlag(0, Number.MAX_SAFE_INTEGER).optional(),
+  throttleWalBytesPerSec: intFlag(0, Number.MAX_SAFE_INTEGER).optional(),
+  throttleXminAgeMs: intFlag(0, 86_400_000).optional(),
+  throttleOnVacuum: z.boolean().optional(),
   indexes: z.boolean().optional().default(true),
 });
 
@@ -69,6 +75,13 @@ export function backfillCommand(): Command {
     .option('--lock-timeout-ms <ms>', 'lock_timeout of the backfill connection, 100-600000 ms', '5000')
     .option('--retries <n>', 'after a lost connection, retry this many times with back-off (0-100)', '5')
     .option('--retry-delay-ms <ms>', 'first back-off delay, doubled each retry (10-60000)', '1000')
+    .option('--workers <n>', `CALLs that work the run together, each on its own connection, over disjoint key ranges (1-${WORKERS_MAX}; about one per core the server can spare; the result is the same whatever the number)`, '1')
+    .option('--no-throttle', 'do not pause on database-health signals (replication lag, WAL rate, a long transaction holding back xmin, VACUUM of session_summaries)')
+    .option('--throttle-replica-lag-ms <ms>', 'pause while a standby replays more than this far behind (0: off; default: SELECT * FROM backfill_throttle_defaults())')
+    .option('--throttle-replica-lag-bytes <n>', 'pause while a standby has more than this many bytes of WAL not replayed (0: off; default: backfill_throttle_defaults())')
+    .option('--throttle-wal-bytes-per-sec <n>', 'pause while WAL is written faster than this (0: off; default: backfill_throttle_defaults())')
+    .option('--throttle-xmin-age-ms <ms>', 'pause while another transaction open longer than this holds back the xmin horizon (0: off; default: backfill_throttle_defaults())')
+    .option('--no-throttle-on-vacuum', 'do not pause while a VACUUM works on session_summaries')
     .option('--call-ms <ms>', 'aim for CALLs of about this long: several batches per CALL, fewer round trips (50-600000)', '2000')
     .option('--no-indexes', 'after a completed run, do not build the missing snapshot indexes');
   withCommonOptions(cmd);
@@ -87,12 +100,7 @@ updated since, and at those whose IP got an ip_inventory row (or a changed one) 
 rejects again only with --recheck-rejects. Schedule it (cron, systemd timer, pg_cron)
 and watch it with \`cowrie-db monitor\` (README, "After the backfill").`,
   );
-  return cmd.action(action(async (raw) => backfill(parseFlags(flagsSchema, normalise(raw)))));
-}
-
-/** commander gives strings and its own negations; map them to the schema's names. */
-function normalise(raw: Record<string, unknown>): Record<string, unknown> {
-  return { ...raw };
+  return cmd.action(action(async (raw) => backfill(parseFlags(flagsSchema, raw))));
 }
 
 function progressEnabled(flags: Flags): boolean {
@@ -171,6 +179,15 @@ async function backfill(flags: Flags): Promise<number> {
     syncCommit: flags.syncCommit,
     recheckRejects: flags.recheckRejects,
     recheckAll: flags.recheckAll,
+    workers: flags.workers,
+    throttle: {
+      enabled: flags.throttle,
+      replicaLagMs: flags.throttleReplicaLagMs,
+      replicaLagBytes: flags.throttleReplicaLagBytes,
+      walBytesPerSec: flags.throttleWalBytesPerSec,
+      xminAgeMs: flags.throttleXminAgeMs,
+      onVacuum: flags.throttleOnVacuum === false ? false : undefined,
+    },
     notices: isVerbose(),
     lockTimeoutMs: flags.lockTimeoutMs,
     retries: flags.retries,
@@ -199,7 +216,7 @@ async function backfill(flags: Flags): Promise<number> {
   // What we are about to do.
   const pending = flags.restart ? undefined : await unfinishedRun(db.sql, flags.dryRun);
   if (pending) {
-    say(`resuming ${pending.dry_run ? 'dry-run ' : ''}run ${pending.run_id} (${pending.status}, ${formatCount(rowsDone(pending))} rows and ${formatCount(pending.batches)} batches done, started ${pending.started_at})`);
+    say(`resuming ${pending.dry_run ? 'dry-run ' : ''}run ${pending.run_id} (${pending.status}, ${formatCount(pending.rows_scanned)} rows and ${formatCount(pending.batches)} batches done, started ${pending.started_at})`);
     checkMirror(flags, pending);
   } else {
     if (flags.resume) say('--resume: no unfinished run to resume; starting a new run');
@@ -212,7 +229,7 @@ async function backfill(flags: Flags): Promise<number> {
   let lastLocal: LocalStats | undefined;
 
   const statusDoc = (phase: string, run: RunRow | undefined, local: LocalStats | undefined, finished = false): StatusDocument => {
-    const done = run ? rowsDone(run) : 0;
+    const done = run ? run.rows_scanned : 0;
     const total = run?.rows_total_est ?? null;
     const rate = local?.rate ?? null;
     const eta = rate && total !== null && rate > 0 ? Math.max(0, (total - done) / rate) : null;
@@ -285,7 +302,7 @@ async function backfill(flags: Flags): Promise<number> {
         progress(run, local) {
           lastRun = run;
           lastLocal = local;
-          const done = rowsDone(run);
+          const done = run.rows_scanned;
           const total = run.rows_total_est ?? undefined;
           const eta = local.rate && total !== undefined && local.rate > 0 ? Math.max(0, (total - done) / local.rate) : undefined;
           progress.update({
@@ -354,7 +371,7 @@ async function backfill(flags: Flags): Promise<number> {
 
   const summary: BackfillSummary = await buildSummary(db, flags, final, local, reason, code, after, resumeCommand, statusFile?.file ?? null);
   if (flags.json) out(JSON.stringify(summary));
-  else if (!flags.quiet || code !== ExitCode.ok) printSummary(summary, flags);
+  else if (!flags.quiet || code !== ExitCode.ok) printSummary(summary);
 
   if (failure) throw failure;
   if (reason === 'failed' && result?.error) {
@@ -421,11 +438,11 @@ async function buildSummary(
     status_file: statusFile,
     checkpoint_file: flags.checkpointFile ?? null,
     after,
-    ...(run?.dry_run && flags.verbose ? { sample: run.params.sample } : {}),
+    ...(run?.dry_run && flags.verbose ? { sample: run.sample } : {}),
   };
 }
 
-function printSummary(s: BackfillSummary, flags: Flags): void {
+function printSummary(s: BackfillSummary): void {
   const lines: string[] = [];
   const what = s.dry_run ? 'dry run' : 'backfill';
   const head =
@@ -453,6 +470,5 @@ function printSummary(s: BackfillSummary, flags: Flags): void {
   if (s.undo_command) lines.push(`  undo:     ${s.undo_command}`);
   else if (s.record_undo === false && !s.dry_run) lines.push('  undo:     not recorded (--no-undo)');
   // The summary is the result: stdout. Progress and messages went to stderr.
-  void flags;
   out(lines.join('\n'));
 }
