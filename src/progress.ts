@@ -18,7 +18,7 @@ export interface ProgressState {
   batches: number;
   batchSize?: number;
   runId?: number;
-  /** Short word in front: 'backfill', 'dry-run', 'pausing', ... */
+  /** The word in front: 'backfill' or 'dry-run'. */
   label: string;
 }
 
