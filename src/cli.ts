@@ -1,6 +1,6 @@
 // Shared CLI plumbing: the options every command takes, zod validation of flags at
 // the edge, and running a command body with uniform error handling and exit codes.
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { z } from 'zod';
 import { CliError, databaseErrorLine, ExitCode, exitCodeFor, sqlState, usageError } from './errors.js';
 import { runCleanups } from './lifecycle.js';
@@ -69,11 +69,6 @@ export function numberFlag(min: number, max: number): z.ZodType<number> {
     numberFrom(DECIMAL_TEXT),
     z.number({ message }).refine((n) => Number.isFinite(n) && n >= min && n <= max, { message }),
   ) as unknown as z.ZodType<number>;
-}
-
-export function choiceOption(flags: string, description: string, choices: string[], defaultValue?: string): Option {
-  const option = new Option(flags, description).choices(choices);
-  return defaultValue === undefined ? option : option.default(defaultValue);
 }
 
 /**

@@ -1,5 +1,6 @@
 // Logging to stderr (results go to stdout). Every line is redacted.
 import { redact } from './db/redact.js';
+import { colorAllowed } from './progress.js';
 
 export type LogLevel = 'quiet' | 'normal' | 'verbose';
 
@@ -39,8 +40,8 @@ export function out(text: string): void {
 
 const ANSI = { red: 31, green: 32, yellow: 33, dim: 2, bold: 1 } as const;
 
-/** Colour for stdout results, off with NO_COLOR or when stdout is not a terminal. */
+/** Colour for stdout results, off with NO_COLOR, TERM=dumb or when stdout is not a terminal (as for the progress bar). */
 export function paint(colour: keyof typeof ANSI, text: string): string {
-  if (process.env.NO_COLOR || !process.stdout.isTTY) return text;
+  if (!colorAllowed(process.stdout)) return text;
   return `\u001b[${ANSI[colour]}m${text}\u001b[0m`;
 }

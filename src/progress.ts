@@ -1,7 +1,8 @@
 // Progress output for long-running commands (the backfill): on a terminal a live
-// bar redrawn in place on stderr; otherwise (pipes, `| tee`, cron, CI) one plain
+// bar redrawn in place on stderr (by log-update); otherwise (pipes, `| tee`, cron, CI) one plain
 // line every N seconds. Colours only on a terminal and never with NO_COLOR.
 // Everything written goes through redact(), like every other log line.
+import { createLogUpdate } from 'log-update';
 import { redact } from './db/redact.js';
 
 export interface ProgressState {
@@ -17,7 +18,7 @@ export interface ProgressState {
   batches: number;
   batchSize?: number;
   runId?: number;
-  /** Short word in front: 'backfill', 'dry-run', 'pausing', ... */
+  /** The word in front: 'backfill' or 'dry-run'. */
   label: string;
 }
 
@@ -106,29 +107,21 @@ export function barLine(state: ProgressState, width: number, color: boolean): st
   return `${paint(color, '1', state.label + run)} ${bar} ${pct !== undefined ? `${pct.toFixed(1).padStart(5)}%` : '  ?  '} ${facts(state, color).join('  ')}`;
 }
 
+/** The live bar: log-update redraws it in place (a line wider than the terminal wraps and is redrawn whole). */
 class TtyProgress implements ProgressDisplay {
   private last: ProgressState | undefined;
-  private shown = false;
+  private readonly bar: ReturnType<typeof createLogUpdate>;
   constructor(
     private readonly stream: NodeJS.WriteStream,
     private readonly color: boolean,
     private readonly width: number,
-  ) {}
-
-  private clear(): void {
-    if (this.shown) this.stream.write('\r\x1b[2K');
-    this.shown = false;
+  ) {
+    // The cursor stays as it is: hiding it would need log-update's exit hooks to show it again.
+    this.bar = createLogUpdate(stream, { showCursor: true });
   }
 
   private draw(): void {
-    if (!this.last) return;
-    const columns = this.stream.columns || 120;
-    let line = barLine(this.last, this.width, this.color);
-    // Never wrap: a wrapped line cannot be redrawn in place.
-    if (!this.color && line.length >= columns) line = line.slice(0, columns - 1);
-    else if (this.color && line.replace(/\x1b\[[0-9;]*m/g, '').length >= columns) line = barLine(this.last, this.width, false).slice(0, columns - 1);
-    this.stream.write(`\r\x1b[2K${redact(line)}`);
-    this.shown = true;
+    if (this.last) this.bar(redact(barLine(this.last, this.width, this.color)));
   }
 
   update(state: ProgressState): void {
@@ -137,13 +130,13 @@ class TtyProgress implements ProgressDisplay {
   }
 
   message(line: string): void {
-    this.clear();
+    this.bar.clear();
     this.stream.write(redact(line) + '\n');
     this.draw();
   }
 
   stop(): void {
-    this.clear();
+    this.bar.clear();
     this.last = undefined;
   }
 }

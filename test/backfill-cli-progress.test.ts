@@ -5,8 +5,8 @@ import { barLine, colorAllowed, createProgress, formatDuration, plainLine, type 
 
 const state: ProgressState = { label: 'backfill', runId: 3, done: 250, total: 1000, rate: 50, etaSeconds: 15, rejects: 2, batches: 5, batchSize: 50 };
 
-function fakeStream(isTTY: boolean): NodeJS.WriteStream & { text: string } {
-  const s = { isTTY, columns: 200, text: '', write(chunk: string) { s.text += chunk; return true; } };
+function fakeStream(isTTY: boolean, columns = 200): NodeJS.WriteStream & { text: string } {
+  const s = { isTTY, columns, rows: 24, text: '', write(chunk: string) { s.text += chunk; return true; } };
   return s as unknown as NodeJS.WriteStream & { text: string };
 }
 
@@ -22,11 +22,20 @@ describe('progress', () => {
     p.update({ ...state, done: 500 });
     p.message('a log line');
     p.stop();
-    expect(tty.text).toContain('\r\x1b[2K');
+    // Each redraw first erases the previous frame (the bar line and the cursor's line below it).
+    expect(tty.text.split('\x1b[2K\x1b[1A\x1b[2K\x1b[G')).toHaveLength(4);
     expect(tty.text).toContain('50.0%');
     expect(tty.text).toContain('a log line\n');
     expect(tty.text).not.toMatch(/\x1b\[[0-9;]*m/); // no colour codes
     expect(barLine(state, 20, true)).toMatch(/\x1b\[32m█{5}\x1b\[0m/);
+  });
+
+  it('bar on a narrow terminal: wrapped, every fact still shown', () => {
+    const tty = fakeStream(true, 60);
+    createProgress({ stream: tty, tty: true, color: false }).update(state);
+    expect(tty.text).toMatch(/ETA 15s/);
+    expect(tty.text).toMatch(/batch size 50\n/);
+    for (const line of tty.text.replace(/\x1b\[[?0-9;]*[a-zA-Z]/g, '').split('\n')) expect(line.length).toBeLessThanOrEqual(60);
   });
 
   it('colours off with NO_COLOR, TERM=dumb or without a TTY', () => {

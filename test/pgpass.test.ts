@@ -26,10 +26,20 @@ describe('matchPgpass', () => {
     expect(matchPgpass(text, { ...q, database: 'x', user: 'bob' })).toBe('second');
     expect(matchPgpass('other:5432:cowrie:alice:pw\n', q)).toBeUndefined();
   });
-  it('unescapes \\: and \\\\ and keeps colons of the password field', () => {
+  // As measured with psql 15: libpq ends the password at the next unescaped colon.
+  it('unescapes \\: and \\\\; the password ends at an unescaped colon; an empty one is none', () => {
     expect(matchPgpass('db.example:5432:cowrie:alice:a\\:b\\\\c\n', q)).toBe('a:b\\c');
-    expect(matchPgpass('db.example:5432:cowrie:alice:a:b\n', q)).toBe('a:b');
+    expect(matchPgpass('db.example:5432:cowrie:alice:a:b\n', q)).toBe('a');
     expect(matchPgpass('db\\:x:5432:cowrie:alice:pw\n', { ...q, host: 'db:x' })).toBe('pw');
+    expect(matchPgpass('db.example:5432:cowrie:alice:\n*:*:*:*:later\n', q)).toBeUndefined();
+    expect(matchPgpass('*:*:*:*:pw', q)).toBe('pw');
+  });
+  it('localhost matches a Unix socket in the default directory, not in another one', () => {
+    const text = 'localhost:5432:cowrie:alice:local\n';
+    expect(matchPgpass(text, { ...q, host: '/var/run/postgresql' })).toBe('local');
+    expect(matchPgpass(text, { ...q, host: 'localhost' })).toBe('local');
+    expect(matchPgpass(text, { ...q, host: '/srv/pg/sockets' })).toBeUndefined();
+    expect(matchPgpass(text, { ...q, host: '127.0.0.1' })).toBeUndefined();
   });
 });
 

@@ -1,7 +1,25 @@
 // The schema rollbacks through the CLI: each runs its sql/rollback script (with its
 // verify step) in one transaction; migrate brings the schema back afterwards.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sqlFiles } from '../src/db/sqlfiles.js';
 import { freshDatabase, runCli, testServers, type TestDatabase } from './harness/servers.js';
+
+describe('the commands the rollback scripts name', () => {
+  const named = sqlFiles('rollback').flatMap((f) =>
+    [...f.text.matchAll(/^--\s+cowrie-db rollback (\S+)((?: --\S+)*)\s*$/gm)].map((m) => ({ file: f.name, name: m[1]!, flags: m[2]!.trim().split(' ').filter(Boolean) })),
+  );
+
+  it('every script that has a CLI command names it', () => {
+    expect(named.map((n) => n.file).sort()).toEqual(['undo_snapshot_ip_type_rename.sql', 'v16_to_v15.sql']);
+  });
+
+  it.each(named)('$file: `cowrie-db rollback $name` exists with the flags it is given', async ({ name, flags }) => {
+    const help = await runCli(['rollback', name, '--help']);
+    expect(help.code, help.stderr).toBe(0);
+    expect(help.stdout).toContain(`Usage: cowrie-db rollback ${name} [options]`);
+    for (const flag of flags) expect(help.stdout).toContain(flag);
+  });
+});
 
 describe.each(testServers())('rollback scripts through the CLI on $name', (server) => {
   let t: TestDatabase;

@@ -4,7 +4,7 @@
 -- (a text[] column is converted back with string_to_array: no value lost).
 --
 --   psql -X -v ON_ERROR_STOP=1 -f sql/rollback/undo_snapshot_ip_type_rename.sql "$DATABASE_URL"
---   cowrie-db rollback undo_snapshot_ip_type_rename
+--   cowrie-db rollback snapshot-ip-type-rename
 --
 -- Needs the cowrie-db functions (installed by cowrie-db migrate). Each statement is atomic:
 -- the undo either happens completely or not at all. Lock: ACCESS EXCLUSIVE on

@@ -8,7 +8,7 @@
 -- on any error nothing is changed.
 --
 --   psql -X -v ON_ERROR_STOP=1 -f sql/rollback/v16_to_v15.sql "$DATABASE_URL"
---   cowrie-db rollback v16_to_v15
+--   cowrie-db rollback v16-to-v15 --yes
 --
 -- Needs the cowrie-db functions (installed by cowrie-db migrate). Locks: ACCESS EXCLUSIVE on
 -- session_summaries and the three v16 tables, each taken with a 2s lock_timeout and bounded

@@ -23,7 +23,6 @@ export const DRIFT_KINDS = ['none', 'plural-text', 'plural-array', 'incomplete-i
  */
 export const ENRICHMENT_SHAPES = ['real', 'flat'] as const;
 export type EnrichmentShape = (typeof ENRICHMENT_SHAPES)[number];
-export type DriftKind = (typeof DRIFT_KINDS)[number];
 /** 'none', one drift kind, or several joined by commas. */
 export type DriftSpec = string;
 

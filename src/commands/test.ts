@@ -59,16 +59,18 @@ export function testCommand(): Command {
           if (!flags.json) {
             out(`# ${file.name}`);
             for (const line of result.lines) out(line);
-            if (result.error) out(`not ok - ${file.name} died: ${result.error}`);
+            if (result.error) out(`not ok - ${file.name} ${result.error}`);
           }
         }
         const passed = results.reduce((n, r) => n + r.passed, 0);
         const failed = results.reduce((n, r) => n + r.failed, 0);
+        const skipped = results.reduce((n, r) => n + r.skipped, 0);
+        const todo = results.reduce((n, r) => n + r.todo, 0);
         const badFiles = results.filter((r) => r.failed > 0).map((r) => r.file);
-        if (flags.json) out(JSON.stringify({ files: results.length, passed, failed, failedFiles: badFiles, results }));
+        if (flags.json) out(JSON.stringify({ files: results.length, passed, failed, skipped, todo, failedFiles: badFiles, results }));
         else {
           out(`# files: ${results.length}, failing files: ${badFiles.length ? badFiles.join(', ') : 'none'}`);
-          out(`pgtap: ${passed} passed, ${failed} failed`);
+          out(`pgtap: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}${todo ? `, ${todo} todo` : ''}`);
         }
         return failed > 0 || results.length === 0 ? ExitCode.error : ExitCode.ok;
       } finally {

@@ -1,7 +1,15 @@
 // The password file, as libpq reads it: $PGPASSFILE, else ~/.pgpass. Lines are
 // hostname:port:database:username:password; `*` matches anything, `\:` and `\\`
-// escape; the first matching line wins; `#` starts a comment. Like libpq, a file
-// that the group or others can read is ignored (with a warning).
+// escape; the first matching line wins; `#` starts a comment; the password ends at
+// the next unescaped colon; `localhost` also matches a Unix socket in the default
+// directory. Like libpq, a file that is not a plain file, or that the group or others
+// can read, is ignored (with a warning).
+//
+// Hand-written, not the `pgpass` package (1.0.5, pg's dependency): compared with libpq
+// (psql 15 against a scram server, PGPASSFILE), pgpass ignores every line shorter than
+// 11 characters (`*:*:*:*:pw` gives no password; libpq uses it), keeps colons after the
+// password (`...:a\:b:x` gives `a:b:x`; libpq `a:b`), and it only offers a callback API
+// that reads process.env, where resolveTarget is synchronous and takes its environment.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -35,15 +43,22 @@ function fields(line: string): string[] {
   return out;
 }
 
-/** The password of the first line of `text` that matches `q`, if any. */
+/** The socket directories libpq builds use by default (upstream /tmp, Debian's /var/run/postgresql). */
+const DEFAULT_SOCKET_DIRS = ['/tmp', '/var/run/postgresql'];
+
+/** The host name a line must name: libpq matches a socket in the default directory with `localhost`. */
+function pgpassHost(host: string): string {
+  return DEFAULT_SOCKET_DIRS.includes(host) ? 'localhost' : host;
+}
+
+/** The password of the first line of `text` that matches `q`, if any (an empty one is none, as in libpq). */
 export function matchPgpass(text: string, q: PgpassQuery): string | undefined {
-  const wanted = [q.host, String(q.port), q.database, q.user];
+  const wanted = [pgpassHost(q.host), String(q.port), q.database, q.user];
   for (const raw of text.split(/\r?\n/)) {
-    if (raw.trim() === '' || raw.startsWith('#')) continue;
+    if (raw.startsWith('#')) continue;
     const f = fields(raw);
     if (f.length < 5) continue;
-    const ok = wanted.every((w, i) => f[i] === '*' || f[i] === w);
-    if (ok) return f.slice(4).join(':');
+    if (wanted.every((w, i) => f[i] === '*' || f[i] === w)) return f[4] || undefined;
   }
   return undefined;
 }
@@ -54,7 +69,10 @@ export function pgpassPassword(q: PgpassQuery, env: NodeJS.ProcessEnv = process.
   if (!existsSync(path)) return undefined;
   try {
     const st = statSync(path);
-    if (!st.isFile()) return undefined;
+    if (!st.isFile()) {
+      log.warn(`password file ${path} is not a plain file: ignored`);
+      return undefined;
+    }
     if ((st.mode & 0o077) !== 0) {
       log.warn(`password file ${path} has group or world access; permissions should be u=rw (0600) or less: ignored`);
       return undefined;

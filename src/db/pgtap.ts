@@ -3,6 +3,7 @@
 import { copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type postgres from 'postgres';
+import { Parser, type FinalResults } from 'tap-parser';
 import { CliError, ExitCode } from '../errors.js';
 import type { SqlFile } from './sqlfiles.js';
 
@@ -49,24 +50,40 @@ export interface TapResult {
   file: string;
   lines: string[];
   planned?: number;
+  /** Test points that passed, not counting skips and TODOs. */
   passed: number;
+  /** Failed test points (a failing TODO is not one), plus 1 for an unmet plan, a bail-out or a file that died. */
   failed: number;
+  skipped: number;
+  /** TODO test points (expected to fail; either way not counted as passed or failed). */
+  todo: number;
   error?: string;
 }
 
-function tally(file: string, lines: string[], error?: string): TapResult {
-  let passed = 0;
-  let failed = 0;
-  let planned: number | undefined;
-  for (const line of lines) {
-    const plan = /^1\.\.(\d+)/.exec(line);
-    if (plan) planned = Number(plan[1]);
-    else if (/^ok \d+/.test(line)) passed++;
-    else if (/^not ok \d+/.test(line)) failed++;
-  }
-  // A plan that was not met, or a file that died, is a failure.
-  if (error || (planned !== undefined && planned !== passed + failed)) failed = Math.max(failed, 1);
-  return { file, lines, planned, passed, failed, error };
+/** Why a file failed as a whole, apart from its failed test points. */
+function fileProblem(results: FinalResults, hadPlan: boolean, died: string | undefined): string | undefined {
+  if (died !== undefined) return `died: ${died}`;
+  if (results.bailout !== false) return `bailed out: ${results.bailout === true ? 'no reason given' : results.bailout}`;
+  return hadPlan ? undefined : 'no TAP plan in its output';
+}
+
+/** The counts of one file's TAP output, as TAP consumers (prove, pg_prove) read it. */
+export function parseTap(file: string, lines: string[], died?: string): TapResult {
+  let results: FinalResults | undefined;
+  let planSeen = false;
+  const parser = new Parser((r) => (results = r));
+  parser.on('plan', () => (planSeen = true));
+  parser.write(lines.map((l) => `${l}\n`).join(''));
+  // Read before end(): on end the parser makes up a plan for output that had none.
+  const hadPlan = planSeen;
+  parser.end();
+  if (!results) throw new Error(`TAP parser did not finish on ${file}`);
+  const skipped = results.skips.length;
+  const todo = results.todos.length;
+  const passed = results.pass - skipped - results.todos.filter((t) => t.ok).length;
+  const error = fileProblem(results, hadPlan, died);
+  const failed = results.failures.length + (error !== undefined && results.failures.length === 0 ? 1 : 0);
+  return { file, lines, planned: hadPlan ? results.plan.end ?? undefined : undefined, passed, failed, skipped, todo, error };
 }
 
 /**
@@ -94,10 +111,10 @@ export async function runTapFile(sql: postgres.Sql, file: SqlFile): Promise<TapR
         if (values.length === 1 && typeof values[0] === 'string') lines.push(...values[0].split('\n'));
       }
     }
-    return tally(file.name, lines);
+    return parseTap(file.name, lines);
   } catch (err) {
     await conn.unsafe('rollback').catch(() => undefined);
-    return tally(file.name, lines, (err as Error).message);
+    return parseTap(file.name, lines, (err as Error).message);
   } finally {
     conn.release();
   }
