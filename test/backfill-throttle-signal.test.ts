@@ -8,8 +8,8 @@
 // backfill_throttle_defaults() names exactly the function's thresholds.
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seedInto } from './backfill-cli.helpers.js';
-import { startReplicaPair, STANDBY_NAME, waitFor, type ReplicaPair } from './harness/replica.js';
+import { seedInto, waitFor } from './backfill-cli.helpers.js';
+import { startReplicaPair, STANDBY_NAME, type ReplicaPair } from './harness/replica.js';
 import { freshDatabase, testServers, type TestDatabase } from './harness/servers.js';
 
 interface Check {
@@ -45,10 +45,14 @@ async function check(sql: postgres.Sql, limits: Limits = {}): Promise<Check> {
 /** Calls until the check gives `signal` (NULL: healthy); returns that call's row. */
 async function checkUntil(sql: postgres.Sql, limits: Limits, signal: string | null, timeoutMs = 60_000): Promise<Check> {
   let last: Check | undefined;
-  await waitFor(`signal ${signal ?? 'NULL'} (last: ${JSON.stringify(last)})`, async () => {
-    last = await check(sql, limits);
-    return last.signal === signal;
-  }, timeoutMs);
+  try {
+    await waitFor(async () => {
+      last = await check(sql, limits);
+      return last.signal === signal;
+    }, timeoutMs, `signal ${signal ?? 'NULL'}`);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; the last check: ${JSON.stringify(last)}`);
+  }
   return last!;
 }
 
@@ -119,13 +123,13 @@ describe.each(testServers())('backfill_throttle_signal on $name', (server) => {
     const standby = pair.standby.sql;
     await standby`select pg_wal_replay_pause()`;
     try {
-      await waitFor('replay paused', async () => {
+      await waitFor(async () => {
         const [row] = await standby`select pg_get_wal_replay_pause_state() as s`;
         return row?.s === 'paused';
-      });
+      }, 60_000, 'replay paused');
       await writeWal(t);
       const bytes = await checkUntil(t.sql, { replicaLagBytes: 1024 * 1024 }, 'replica_lag');
-      expect(bytes.reason).toMatch(new RegExp(`^standby '${STANDBY_NAME}' \\(127\\.0\\.0\\.1\\) has \\d+ [kM]B of WAL not replayed yet \\(limit 1024 kB\\)$`));
+      expect(bytes.reason).toMatch(new RegExp(`^standby '${STANDBY_NAME}' \\(127\\.0\\.0\\.1\\) has \\d+ (bytes|kB|MB|GB) of WAL not replayed yet \\(limit 1024 kB\\)$`));
       expect((await check(t.sql, { replicaLagBytes: 1024 ** 4 })).signal).toBeNull();
       // replay_lag grows while the standby reports (every second here) without replaying
       const time = await checkUntil(t.sql, { replicaLagMs: 1500 }, 'replica_lag');
@@ -147,7 +151,7 @@ describe.each(testServers())('backfill_throttle_signal on $name', (server) => {
     await writeWal(t);
     const second = await check(t.sql, { walBytesPerSec: 1, since: first });
     expect(second.signal).toBe('wal_rate');
-    expect(second.reason).toMatch(/^WAL written at \d+ [kMG]?B\/s over the last \d+\.\d s \(limit 1 bytes\/s\)$/);
+    expect(second.reason).toMatch(/^WAL written at \d+ (bytes|kB|MB|GB)\/s over the last \d+\.\d s \(limit 1 bytes\/s\)$/);
     await writeWal(t);
     const third = await check(t.sql, { walBytesPerSec: 1024 ** 4, since: second });
     expect(third.signal).toBeNull();
@@ -203,7 +207,7 @@ describe.each(testServers())('backfill_throttle_signal on $name', (server) => {
       // the worker sleeps between batches inside a transaction that holds a snapshot: older
       // than the limit, it would fire if it counted. Both read in the same statement.
       let row: { signal: string | null; held: number } | undefined;
-      await waitFor('the worker to hold a snapshot for over a second', async () => {
+      await waitFor(async () => {
         [row] = (await t.sql`
           select s.signal,
                  (select count(*) from pg_stat_activity a
@@ -211,7 +215,7 @@ describe.each(testServers())('backfill_throttle_signal on $name', (server) => {
                      and a.xact_start < clock_timestamp() - interval '1 second')::int as held
             from backfill_throttle_signal(null, null, null, 500, false, null, null) s`) as unknown as [typeof row];
         return row!.held === 1;
-      });
+      }, 60_000, 'the worker to hold a snapshot for over a second');
       expect(row!.signal).toBeNull();
     } finally {
       await t.sql`select pg_cancel_backend(${workerPid})`;

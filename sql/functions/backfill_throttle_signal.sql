@@ -74,6 +74,7 @@ DECLARE
     v_elapsed double precision;
     v_rate    numeric;
     v_table   regclass;
+    v_name    text;
     bad       record;
 BEGIN
     FOR bad IN
@@ -111,137 +112,123 @@ BEGIN
     EXCEPTION WHEN insufficient_privilege THEN
         wal_lsn := NULL;
     END;
-
-    IF p_replica_lag_ms IS NOT NULL OR p_replica_lag_bytes IS NOT NULL THEN
-        BEGIN
-            WITH standby AS (
-                SELECT s.application_name, s.client_addr, s.state, s.replay_lag,
-                       pg_wal_lsn_diff(wal_lsn, s.replay_lsn) AS behind
-                FROM pg_stat_replication s
-                WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots l
-                                  WHERE l.active_pid = s.pid AND l.slot_type = 'logical')
-            ), lagging AS (
-                SELECT format('standby %L (%s) replays %s s behind (limit %s s)',
-                              st.application_name, coalesce(host(st.client_addr), 'local socket'),
-                              round(extract(epoch FROM st.replay_lag)::numeric, 1),
-                              trim_scale(p_replica_lag_ms / 1000.0)) AS line,
-                       1 AS kind, extract(epoch FROM st.replay_lag)::numeric AS amount
-                FROM standby st
-                WHERE st.replay_lag > p_replica_lag_ms * interval '1 millisecond'
-                UNION ALL
-                SELECT format('standby %L (%s) has %s of WAL not replayed yet (limit %s)',
-                              st.application_name, coalesce(host(st.client_addr), 'local socket'),
-                              pg_size_pretty(st.behind), pg_size_pretty(p_replica_lag_bytes)),
-                       2, st.behind
-                FROM standby st
-                WHERE st.behind > p_replica_lag_bytes
-            )
-            SELECT (SELECT o.line FROM lagging o ORDER BY o.kind, o.amount DESC LIMIT 1),
-                   -- the details of a walsender are hidden without pg_read_all_stats; a
-                   -- visible one always has a state
-                   coalesce(bool_or(st.state IS NULL), false)
-                       OR (p_replica_lag_bytes IS NOT NULL AND wal_lsn IS NULL AND count(*) > 0)
-              INTO v_reason, v_hidden
-              FROM standby st;
-            IF v_reason IS NOT NULL THEN
-                v_fired := v_fired || 'replica_lag'::text;
-                v_reasons := v_reasons || v_reason;
-            END IF;
-            IF v_hidden THEN unmeasured := unmeasured || 'replica_lag'::text; END IF;
-        EXCEPTION WHEN insufficient_privilege THEN
-            unmeasured := unmeasured || 'replica_lag'::text;
-        END;
-    END IF;
-
-    IF p_wal_bytes_per_sec IS NOT NULL THEN
-        v_elapsed := extract(epoch FROM checked_at - p_wal_from_at);
-        IF wal_lsn IS NULL THEN
-            unmeasured := unmeasured || 'wal_rate'::text;
-        ELSIF v_elapsed > 0 THEN
-            v_rate := pg_wal_lsn_diff(wal_lsn, p_wal_from) / v_elapsed::numeric;
-            IF v_rate > p_wal_bytes_per_sec THEN
-                v_fired := v_fired || 'wal_rate'::text;
-                v_reasons := v_reasons || format('WAL written at %s/s over the last %s s (limit %s/s)',
-                    pg_size_pretty(round(v_rate)), round(v_elapsed::numeric, 1),
-                    pg_size_pretty(p_wal_bytes_per_sec));
-            END IF;
-        END IF;
-    END IF;
-
-    IF p_xmin_age_ms IS NOT NULL THEN
-        BEGIN
-            WITH holder AS (
-                SELECT format('transaction of pid %s (user %L, application %L, %s) has been open for %s s '
-                              'and holds back the xmin horizon (limit %s s)',
-                              a.pid, a.usename, a.application_name, a.state,
-                              round(extract(epoch FROM checked_at - a.xact_start)::numeric, 1),
-                              trim_scale(p_xmin_age_ms / 1000.0)) AS line,
-                       a.xact_start AS since
-                FROM pg_stat_activity a
-                WHERE a.datname = current_database()
-                  AND a.backend_type = 'client backend'
-                  AND a.pid <> pg_backend_pid()
-                  AND (a.backend_xmin IS NOT NULL OR a.backend_xid IS NOT NULL)
-                  AND a.xact_start < checked_at - p_xmin_age_ms * interval '1 millisecond'
-                  AND NOT (a.state = 'active' AND a.query ~* '(backfill_snapshots|undo_backfill)')
-                UNION ALL
-                SELECT format('prepared transaction %L (owner %L) was prepared %s s ago '
-                              'and holds back the xmin horizon (limit %s s)',
-                              x.gid, x.owner, round(extract(epoch FROM checked_at - x.prepared)::numeric, 1),
-                              trim_scale(p_xmin_age_ms / 1000.0)),
-                       x.prepared
-                FROM pg_prepared_xacts x
-                WHERE x.database = current_database()
-                  AND x.prepared < checked_at - p_xmin_age_ms * interval '1 millisecond'
-            )
-            SELECT (SELECT h.line FROM holder h ORDER BY h.since LIMIT 1),
-                   -- other roles' sessions show their xmin but hide their type and start
-                   EXISTS (SELECT 1 FROM pg_stat_activity a
-                           WHERE a.datname = current_database() AND a.backend_type IS NULL
-                             AND (a.backend_xmin IS NOT NULL OR a.backend_xid IS NOT NULL))
-              INTO v_reason, v_hidden;
-            IF v_reason IS NOT NULL THEN
-                v_fired := v_fired || 'xmin_horizon'::text;
-                v_reasons := v_reasons || v_reason;
-            END IF;
-            IF v_hidden THEN unmeasured := unmeasured || 'xmin_horizon'::text; END IF;
-        EXCEPTION WHEN insufficient_privilege THEN
-            unmeasured := unmeasured || 'xmin_horizon'::text;
-        END;
-    END IF;
-
     v_table := to_regclass('session_summaries');
-    IF p_on_vacuum AND v_table IS NOT NULL THEN
+
+    -- Every signal that is on is read (so that `unmeasured` is complete); the first that
+    -- fires, in this order, is the one reported.
+    FOREACH v_name IN ARRAY ARRAY['replica_lag', 'wal_rate', 'xmin_horizon', 'vacuum'] LOOP
+        CONTINUE WHEN NOT CASE v_name
+            WHEN 'replica_lag' THEN p_replica_lag_ms IS NOT NULL OR p_replica_lag_bytes IS NOT NULL
+            WHEN 'wal_rate' THEN p_wal_bytes_per_sec IS NOT NULL
+            WHEN 'xmin_horizon' THEN p_xmin_age_ms IS NOT NULL
+            ELSE p_on_vacuum AND v_table IS NOT NULL END;
+        v_reason := NULL;
+        v_hidden := false;
         BEGIN
-            SELECT (SELECT format('%s is working on session_summaries%s (pid %s, phase %L, %s%% of the heap scanned)',
-                                  CASE WHEN a.backend_type = 'autovacuum worker' THEN 'autovacuum'
-                                       ELSE 'a VACUUM' END
-                                  || CASE WHEN a.query LIKE '%(to prevent wraparound)%'
-                                          THEN ' (to prevent wraparound)' ELSE '' END,
-                                  CASE WHEN p.relid = v_table THEN '' ELSE ' (its TOAST table)' END,
-                                  p.pid, p.phase,
-                                  CASE WHEN p.heap_blks_total > 0
-                                       THEN round(100.0 * p.heap_blks_scanned / p.heap_blks_total)
-                                       ELSE 0 END)
-                    FROM pg_stat_progress_vacuum p
-                    LEFT JOIN pg_stat_activity a ON a.pid = p.pid
-                    WHERE p.datname = current_database()
-                      AND p.relid IN (v_table, (SELECT c.reltoastrelid FROM pg_class c WHERE c.oid = v_table))
-                    ORDER BY p.relid = v_table DESC, p.pid
-                    LIMIT 1),
-                   -- another role's vacuum (autovacuum included) shows its database, not its table
-                   EXISTS (SELECT 1 FROM pg_stat_progress_vacuum p
-                           WHERE p.datname = current_database() AND p.relid IS NULL)
-              INTO v_reason, v_hidden;
-            IF v_reason IS NOT NULL THEN
-                v_fired := v_fired || 'vacuum'::text;
-                v_reasons := v_reasons || v_reason;
-            END IF;
-            IF v_hidden THEN unmeasured := unmeasured || 'vacuum'::text; END IF;
+            CASE v_name
+            WHEN 'replica_lag' THEN
+                WITH standby AS (
+                    SELECT s.application_name, s.client_addr, s.state, s.replay_lag,
+                           pg_wal_lsn_diff(wal_lsn, s.replay_lsn) AS behind
+                    FROM pg_stat_replication s
+                    WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots l
+                                      WHERE l.active_pid = s.pid AND l.slot_type = 'logical')
+                ), lagging AS (
+                    SELECT format('standby %L (%s) replays %s s behind (limit %s s)',
+                                  st.application_name, coalesce(host(st.client_addr), 'local socket'),
+                                  round(extract(epoch FROM st.replay_lag)::numeric, 1),
+                                  trim_scale(p_replica_lag_ms / 1000.0)) AS line,
+                           1 AS kind, extract(epoch FROM st.replay_lag)::numeric AS amount
+                    FROM standby st
+                    WHERE st.replay_lag > p_replica_lag_ms * interval '1 millisecond'
+                    UNION ALL
+                    SELECT format('standby %L (%s) has %s of WAL not replayed yet (limit %s)',
+                                  st.application_name, coalesce(host(st.client_addr), 'local socket'),
+                                  pg_size_pretty(st.behind), pg_size_pretty(p_replica_lag_bytes)),
+                           2, st.behind
+                    FROM standby st
+                    WHERE st.behind > p_replica_lag_bytes
+                )
+                SELECT (SELECT o.line FROM lagging o ORDER BY o.kind, o.amount DESC LIMIT 1),
+                       -- a walsender's details are hidden without pg_read_all_stats; a visible
+                       -- one always has a state
+                       coalesce(bool_or(st.state IS NULL), false)
+                           OR (p_replica_lag_bytes IS NOT NULL AND wal_lsn IS NULL AND count(*) > 0)
+                  INTO v_reason, v_hidden
+                  FROM standby st;
+            WHEN 'wal_rate' THEN
+                v_elapsed := extract(epoch FROM checked_at - p_wal_from_at);
+                v_hidden := wal_lsn IS NULL;
+                IF NOT v_hidden AND v_elapsed > 0 THEN
+                    v_rate := pg_wal_lsn_diff(wal_lsn, p_wal_from) / v_elapsed::numeric;
+                    IF v_rate > p_wal_bytes_per_sec THEN
+                        v_reason := format('WAL written at %s/s over the last %s s (limit %s/s)',
+                            pg_size_pretty(round(v_rate)), round(v_elapsed::numeric, 1),
+                            pg_size_pretty(p_wal_bytes_per_sec));
+                    END IF;
+                END IF;
+            WHEN 'xmin_horizon' THEN
+                WITH holder AS (
+                    SELECT format('transaction of pid %s (user %L, application %L, %s) has been open for %s s '
+                                  'and holds back the xmin horizon (limit %s s)',
+                                  a.pid, a.usename, a.application_name, a.state,
+                                  round(extract(epoch FROM checked_at - a.xact_start)::numeric, 1),
+                                  trim_scale(p_xmin_age_ms / 1000.0)) AS line,
+                           a.xact_start AS since
+                    FROM pg_stat_activity a
+                    WHERE a.datname = current_database()
+                      AND a.backend_type = 'client backend'
+                      AND a.pid <> pg_backend_pid()
+                      AND (a.backend_xmin IS NOT NULL OR a.backend_xid IS NOT NULL)
+                      AND a.xact_start < checked_at - p_xmin_age_ms * interval '1 millisecond'
+                      AND NOT (a.state = 'active' AND a.query ~* '(backfill_snapshots|undo_backfill)')
+                    UNION ALL
+                    SELECT format('prepared transaction %L (owner %L) was prepared %s s ago '
+                                  'and holds back the xmin horizon (limit %s s)',
+                                  x.gid, x.owner, round(extract(epoch FROM checked_at - x.prepared)::numeric, 1),
+                                  trim_scale(p_xmin_age_ms / 1000.0)),
+                           x.prepared
+                    FROM pg_prepared_xacts x
+                    WHERE x.database = current_database()
+                      AND x.prepared < checked_at - p_xmin_age_ms * interval '1 millisecond'
+                )
+                SELECT (SELECT h.line FROM holder h ORDER BY h.since LIMIT 1),
+                       -- other roles' sessions show their xmin but hide their type and start
+                       EXISTS (SELECT 1 FROM pg_stat_activity a
+                               WHERE a.datname = current_database() AND a.backend_type IS NULL
+                                 AND (a.backend_xmin IS NOT NULL OR a.backend_xid IS NOT NULL))
+                  INTO v_reason, v_hidden;
+            WHEN 'vacuum' THEN
+                SELECT (SELECT format('%s is working on session_summaries%s (pid %s, phase %L, %s%% of the heap scanned)',
+                                      CASE WHEN a.backend_type = 'autovacuum worker' THEN 'autovacuum'
+                                           ELSE 'a VACUUM' END
+                                      || CASE WHEN a.query LIKE '%(to prevent wraparound)%'
+                                              THEN ' (to prevent wraparound)' ELSE '' END,
+                                      CASE WHEN p.relid = v_table THEN '' ELSE ' (its TOAST table)' END,
+                                      p.pid, p.phase,
+                                      CASE WHEN p.heap_blks_total > 0
+                                           THEN round(100.0 * p.heap_blks_scanned / p.heap_blks_total)
+                                           ELSE 0 END)
+                        FROM pg_stat_progress_vacuum p
+                        LEFT JOIN pg_stat_activity a ON a.pid = p.pid
+                        WHERE p.datname = current_database()
+                          AND p.relid IN (v_table, (SELECT c.reltoastrelid FROM pg_class c WHERE c.oid = v_table))
+                        ORDER BY p.relid = v_table DESC, p.pid
+                        LIMIT 1),
+                       -- another role's vacuum (autovacuum included) shows its database, not its table
+                       EXISTS (SELECT 1 FROM pg_stat_progress_vacuum p
+                               WHERE p.datname = current_database() AND p.relid IS NULL)
+                  INTO v_reason, v_hidden;
+            END CASE;
         EXCEPTION WHEN insufficient_privilege THEN
-            unmeasured := unmeasured || 'vacuum'::text;
+            v_hidden := true;
         END;
-    END IF;
+        IF v_reason IS NOT NULL THEN
+            v_fired := v_fired || v_name;
+            v_reasons := v_reasons || v_reason;
+        END IF;
+        IF v_hidden THEN unmeasured := unmeasured || v_name; END IF;
+    END LOOP;
 
     signal := v_fired[1];
     reason := v_reasons[1];

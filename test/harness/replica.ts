@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import postgres from 'postgres';
 import { ensureInitialised, serverUserIds, startCluster, stopCluster, type ClusterSpec } from '../../src/db/cluster.js';
+import { waitFor } from '../backfill-cli.helpers.js';
 import type { TestServer } from './servers.js';
 
 const execFileAsync = promisify(execFile);
@@ -28,19 +29,11 @@ export const STANDBY_NAME = 'cowrie_standby';
 
 const PASSWORD = 'replica-S3cret-pw';
 
-/** One server of the pair: what freshDatabase needs, and a client on its `postgres` database. */
-export interface ReplicaNode {
-  name: string;
-  version: number;
-  host: string;
-  port: number;
-  user: string;
-  password: string;
-  extensionDir: string;
-  binDir: string;
+/** One server of the pair: a TestServer without TLS (freshDatabase takes it), with a client. */
+export type ReplicaNode = Omit<TestServer, 'tlsRootCert'> & {
   /** A client (2 connections) on the `postgres` database; ended by stop(). */
   sql: postgres.Sql;
-}
+};
 
 export interface ReplicaPair {
   primary: ReplicaNode;
@@ -49,16 +42,6 @@ export interface ReplicaPair {
   waitForReplay(timeoutMs?: number): Promise<void>;
   /** Stops both servers and removes their directories (safe to call twice). */
   stop(): Promise<void>;
-}
-
-/** Polls `check` until it returns true; throws with `what` after timeoutMs. */
-export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (let delay = 50; ; delay = Math.min(delay * 2, 500)) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, delay));
-  }
 }
 
 function nodeOf(server: TestServer, name: string, port: number): ReplicaNode {
@@ -123,17 +106,17 @@ export async function startReplicaPair(server: TestServer): Promise<ReplicaPair>
     const standby = nodeOf(server, `${server.name}-standby`, standbyPort);
     nodes.push(standby);
 
-    await waitFor(`the standby of ${server.name} to stream`, async () => {
+    await waitFor(async () => {
       const rows = await primary.sql`select 1 from pg_stat_replication
                                      where application_name = ${STANDBY_NAME} and state = 'streaming'`;
       return rows.length === 1;
-    });
+    }, 60_000, `the standby of ${server.name} to stream`);
     const waitForReplay = async (timeoutMs = 60_000): Promise<void> => {
       const [{ lsn }] = (await primary.sql`select pg_current_wal_lsn()::text as lsn`) as unknown as [{ lsn: string }];
-      await waitFor(`the standby of ${server.name} to replay up to ${lsn}`, async () => {
+      await waitFor(async () => {
         const [row] = await standby.sql`select pg_last_wal_replay_lsn() >= ${lsn}::pg_lsn as done`;
         return row?.done === true;
-      }, timeoutMs);
+      }, timeoutMs, `the standby of ${server.name} to replay up to ${lsn}`);
     };
     return { primary, standby, waitForReplay, stop };
   } catch (err) {
