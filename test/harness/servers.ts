@@ -39,12 +39,15 @@ export interface TestDatabase {
 
 let counter = 0;
 
-function serverTarget(server: TestServer, database: string): PostgresTarget {
+/** What freshDatabase needs of a server: a shared test server, or one of a replica pair (replica.ts). */
+export type DatabaseServer = Pick<TestServer, 'host' | 'port' | 'user' | 'password' | 'extensionDir'>;
+
+function serverTarget(server: DatabaseServer, database: string): PostgresTarget {
   return { kind: 'postgres', host: server.host, port: server.port, user: server.user, password: server.password, database, params: {}, source: 'flag' };
 }
 
 /** A new empty database on `server`; migrated (schema + functions + views) unless told otherwise. */
-export async function freshDatabase(server: TestServer, options: { migrate?: boolean } = {}): Promise<TestDatabase> {
+export async function freshDatabase(server: DatabaseServer, options: { migrate?: boolean } = {}): Promise<TestDatabase> {
   const name = `t_${process.pid}_${Date.now().toString(36)}_${counter++}`;
   const admin = clientFor(serverTarget(server, 'postgres'), { max: 1 });
   await admin.unsafe(`create database ${name}`);
