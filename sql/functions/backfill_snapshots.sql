@@ -432,8 +432,12 @@ BEGIN
             UPDATE backfill_runs r SET workers = v_workers WHERE r.run_id = v_id;
             INSERT INTO backfill_ranges (run_id, range_no, lo_key, hi_key)
             SELECT v_id, b.range_no, b.lo_key, b.hi_key
-            -- ranges of about two batches or more, at least 16 of them, at most 100
-            FROM backfill_range_bounds(least(100, greatest(16, ceil(v_est / (2.0 * v_size))))::integer) b;
+            -- ranges of four batches or more (few short batches at range ends), at most
+            -- 100; with workers => N at least 4N of them while each holds a batch
+            FROM backfill_range_bounds(least(100, greatest(1, floor(v_est / (4.0 * v_size)),
+                                                           CASE WHEN v_workers > 1
+                                                                THEN least(4 * v_workers, ceil(v_est / v_size::numeric))
+                                                                ELSE 1 END))::integer) b;
             v_phase := 'scan';
             v_skey := NULL;
             IF NOT v_quiet THEN

@@ -33,6 +33,8 @@ export interface RunRow {
   params: Record<string, unknown>;
   /** A dry run's first would-be changes (backfill_runs.sample). */
   sample: unknown[];
+  /** The time left, as the backfill_progress view estimates it (null: unknown). */
+  eta_seconds: number | null;
 }
 
 export function toRunRow(r: Record<string, unknown>): RunRow {
@@ -62,12 +64,14 @@ export function toRunRow(r: Record<string, unknown>): RunRow {
     undo_status: (r.undo_status as string | null) ?? null,
     params: (r.params as Record<string, unknown>) ?? {},
     sample: Array.isArray(r.sample) ? (r.sample as unknown[]) : [],
+    eta_seconds: numberOrNull(r.eta_seconds),
   };
 }
 
 const RUN_COLUMNS = `run_id, status, phase, dry_run, record_undo, batches, batch_size, last_key, rows_total_est,
   rows_scanned, rows_filled, rows_unchanged, rows_rejected, rows_no_inventory, rows_deferred, elapsed_ms,
-  last_batch_ms, started_at, updated_at, finished_at, last_error, undo_status, params, sample`;
+  last_batch_ms, started_at, updated_at, finished_at, last_error, undo_status, params, sample,
+  (select extract(epoch from p.eta)::float8 from backfill_progress p where p.run_id = backfill_runs.run_id) as eta_seconds`;
 
 /** Statuses backfill_snapshots resumes (the latest run of the kind, when it has one of these). */
 export const UNFINISHED = ['running', 'paused', 'failed'];

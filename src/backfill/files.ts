@@ -37,11 +37,13 @@ export function statusFilePath(statusDir: string, database: string, runId: numbe
   return join(statusDir, `backfill_session_snapshots_${fileSafe(database)}_${run}.json`);
 }
 
+/** The phases `cowrie-db backfill` writes to its status file (docs/runner.md). */
+export type StatusPhase = 'starting' | 'running' | 'reconnecting' | 'indexing' | 'completed' | 'paused' | 'stopped' | 'failed';
+
 export interface StatusDocument {
   tool: 'cowrie-db';
   command: 'backfill';
-  /** starting | running | pausing | paused | completed | failed | reconnecting | indexing | analyzing */
-  phase: string;
+  phase: StatusPhase;
   database: string;
   run_id: number | null;
   dry_run: boolean;

@@ -12,6 +12,7 @@ import { redact } from '../db/redact.js';
 import { CliError, databaseErrorLine, ExitCode, errorMessage, exitCodeFor } from '../errors.js';
 import { adaptiveStart } from './bounds.js';
 import { setInterruptHandler } from '../lifecycle.js';
+import type { StatusPhase } from './files.js';
 import { callStatement, getRun, isConnectionLoss, QUERY_CANCELED, type CallParams, type RunRow } from './engine.js';
 
 export interface ThrottleOptions {
@@ -70,7 +71,7 @@ export interface LoopEvents {
   /** A NOTICE or WARNING from the procedure. */
   notice(line: string, severity: string): void;
   /** reconnecting, failed, ... (for the status file). */
-  phase(phase: string, run: RunRow | undefined, error?: string): void;
+  phase(phase: StatusPhase, run: RunRow | undefined, error?: string): void;
 }
 
 export interface LocalStats {
@@ -157,11 +158,6 @@ export function missingParameters(options: LoopOptions): string[] {
   return [...new Set(passed)].filter((k) => !supported.has(k));
 }
 
-/** Rows a run has handled (filled, unchanged, rejected, no inventory: every row it examined). */
-export function rowsDone(run: RunRow): number {
-  return run.rows_scanned;
-}
-
 /** Give up after this many CALLs in a row that did nothing (rows locked by others). */
 const MAX_IDLE_CALLS = 3;
 
@@ -214,7 +210,7 @@ export async function runLoop(db: Database, options: LoopOptions, events: LoopEv
 
   const resuming = options.restart ? undefined : options.resuming;
   const local: LocalStats = {
-    startedAt: Date.now(), rowsAtStart: resuming ? rowsDone(resuming) : 0, batchesAtStart: resuming?.batches ?? 0,
+    startedAt: Date.now(), rowsAtStart: resuming ? resuming.rows_scanned : 0, batchesAtStart: resuming?.batches ?? 0,
     rows: 0, batches: 0, calls: 0, batchesPerCall: 1, rate: undefined, retries: 0,
   };
   let run: RunRow | undefined = resuming;
@@ -234,7 +230,7 @@ export async function runLoop(db: Database, options: LoopOptions, events: LoopEv
 
   const account = (r: RunRow): void => {
     local.batches = Math.max(0, r.batches - local.batchesAtStart);
-    local.rows = Math.max(0, rowsDone(r) - local.rowsAtStart);
+    local.rows = Math.max(0, r.rows_scanned - local.rowsAtStart);
     const secs = (Date.now() - local.startedAt) / 1000;
     local.rate = secs > 0 ? local.rows / secs : undefined;
   };

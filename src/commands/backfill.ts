@@ -12,7 +12,7 @@ import { isVerbose, log, out } from '../log.js';
 import { createProgress, formatCount, formatDuration, formatRate, type ProgressDisplay } from '../progress.js';
 import { getRun, rejectsByReason, requireEngine, unfinishedRun, type RunRow } from '../backfill/engine.js';
 import { cliCommand, dbArgs, undoCommand } from '../backfill/describe.js';
-import { StatusFile, writeJsonAtomic, type StatusDocument } from '../backfill/files.js';
+import { StatusFile, writeJsonAtomic, type StatusDocument, type StatusPhase } from '../backfill/files.js';
 import { missingParameters, runLoop, type LocalStats, type LoopOptions, type LoopResult } from '../backfill/loop.js';
 import { afterCompletion, type AfterReport } from '../backfill/after.js';
 import { ADAPTIVE_BATCH_MAX, ADAPTIVE_BATCH_MIN, BATCH_SIZE_MAX, WORKERS_MAX } from '../backfill/bounds.js';
@@ -228,11 +228,11 @@ async function backfill(flags: Flags): Promise<number> {
   let lastRun: RunRow | undefined = pending;
   let lastLocal: LocalStats | undefined;
 
-  const statusDoc = (phase: string, run: RunRow | undefined, local: LocalStats | undefined, finished = false): StatusDocument => {
+  const statusDoc = (phase: StatusPhase, run: RunRow | undefined, local: LocalStats | undefined, finished = false): StatusDocument => {
     const done = run ? run.rows_scanned : 0;
     const total = run?.rows_total_est ?? null;
     const rate = local?.rate ?? null;
-    const eta = rate && total !== null && rate > 0 ? Math.max(0, (total - done) / rate) : null;
+    const eta = run?.eta_seconds ?? null;
     return {
       tool: 'cowrie-db',
       command: 'backfill',
@@ -262,7 +262,7 @@ async function backfill(flags: Flags): Promise<number> {
     };
   };
 
-  const writeStatus = (phase: string, force: boolean): void => {
+  const writeStatus = (phase: StatusPhase, force: boolean): void => {
     if (!statusFile) return;
     const now = Date.now();
     if (!force && now - lastStatusWrite < 500) return;
@@ -304,7 +304,7 @@ async function backfill(flags: Flags): Promise<number> {
           lastLocal = local;
           const done = run.rows_scanned;
           const total = run.rows_total_est ?? undefined;
-          const eta = local.rate && total !== undefined && local.rate > 0 ? Math.max(0, (total - done) / local.rate) : undefined;
+          const eta = run.eta_seconds ?? undefined;
           progress.update({
             label: flags.dryRun ? 'dry-run' : 'backfill',
             runId: run.run_id,
