@@ -6,10 +6,13 @@
 // backfill_snapshots does not count), a VACUUM on session_summaries; the order when several
 // fire; a role without pg_monitor gets `unmeasured`, not an error; bad arguments get 22023.
 // backfill_throttle_defaults() names exactly the function's thresholds.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedInto, waitFor } from './backfill-cli.helpers.js';
 import { startReplicaPair, STANDBY_NAME, type ReplicaPair } from './harness/replica.js';
+import { packageRoot } from '../src/db/sqlfiles.js';
 import { freshDatabase, testServers, type TestDatabase } from './harness/servers.js';
 
 interface Check {
@@ -93,7 +96,7 @@ describe.each(testServers())('backfill_throttle_signal on $name', (server) => {
     await pair?.stop();
   });
 
-  it('backfill_throttle_defaults() has one row per threshold of the function, each with a meaning; at rest nothing fires', async () => {
+  it('backfill_throttle_defaults() has one row per threshold of the function, each with a meaning, as the docs show; at rest nothing fires', async () => {
     const defaults = await t.sql<{ parameter: string; default_value: string | null; meaning: string }[]>`
       select parameter, default_value, meaning from backfill_throttle_defaults()`;
     const [{ names }] = (await t.sql`
@@ -112,6 +115,18 @@ describe.each(testServers())('backfill_throttle_signal on $name', (server) => {
     };
     expect(value('wal_bytes_per_sec')).toBeNull();
     expect(limits.onVacuum).toBe(true);
+    // docs/throttling.md's table of signals shows these defaults
+    const docs = readFileSync(join(packageRoot, 'docs', 'throttling.md'), 'utf8');
+    for (const d of defaults) {
+      const row = docs.split('\n').find((line) => line.includes(`| \`${d.parameter}\` |`));
+      expect(row, d.parameter).toBeDefined();
+      const shown = row!.split('|').at(-2)!.trim().split(' ')[0];
+      expect(shown, d.parameter).toBe(d.default_value === null ? 'off' : d.default_value === 'true' ? 'on' : d.default_value);
+    }
+    // the docs' query for watching it from psql, with the defaults
+    const watch = /```sql\n(SELECT s\.signal[\s\S]*?;)\n```/.exec(docs)?.[1];
+    expect(watch).toBeDefined();
+    expect(await t.sql.unsafe(watch!)).toEqual([{ signal: null, reason: null, unmeasured: [] }]);
     const first = await check(t.sql, limits);
     expect(first).toMatchObject({ signal: null, reason: null, unmeasured: [] });
     expect(first.wal_lsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
