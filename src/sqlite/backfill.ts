@@ -9,7 +9,7 @@ import { CliError, ExitCode } from '../errors.js';
 import { checkSchema, ensureSchema, openSqlite, type SqliteDb } from './open.js';
 import { BATCH_SQL, CHECKPOINT_SQL, INSERT_REJECT_SQL, RUN_SQL, UPDATE_SQL } from './sql.js';
 
-export const SNAPSHOT_COLUMNS = ['source_ip', 'snapshot_asn', 'snapshot_country', 'snapshot_ip_type', 'enrichment_at'] as const;
+const SNAPSHOT_COLUMNS = ['source_ip', 'snapshot_asn', 'snapshot_country', 'snapshot_ip_type', 'enrichment_at'] as const;
 type SnapshotColumn = (typeof SNAPSHOT_COLUMNS)[number];
 
 /** The reject reasons, as in PostgreSQL (backfill_snapshot_source and the row-error isolation). */
@@ -166,7 +166,7 @@ export async function backfillSqlite(path: string, options: SqliteBackfillOption
           if (source) counts[source]!++;
         }
       }
-      if (found.length > 0) summary.lastKey = found[found.length - 1]!.session_id;
+      summary.lastKey = found.length > 0 ? found[found.length - 1]!.session_id : after; // the checkpoint never moves back
       const status = found.length < batchSize ? 'completed' : 'running';
       if (run) {
         checkpoint!.run({ run_id: run.run_id, last_key: summary.lastKey, batches: found.length > 0 ? 1 : 0, ...b,

@@ -7,7 +7,7 @@ import { packageRoot } from '../db/sqlfiles.js';
 import { CliError, ExitCode } from '../errors.js';
 import { openSqlite } from './open.js';
 
-export const FIXTURE_FILE = join(packageRoot, 'test', 'fixtures', 'snapshot-rule.json');
+const FIXTURE_FILE = join(packageRoot, 'test', 'fixtures', 'snapshot-rule.json');
 
 /** The fixture's sessions (the test checks the file against it). */
 export const SQLITE_FIXTURE_SESSIONS = 603;
