@@ -581,23 +581,21 @@ function sqlFile(name: string): string {
 }
 
 describe('seed --db sqlite:<path>', () => {
-  it('routes to the SQLite generator; --drift and --enrichment-shape real are PostgreSQL-only (exit 64)', async () => {
+  it('writes the shared fixture; a file with data is refused; --seed, --ips, --drift and --enrichment-shape are PostgreSQL-only (exit 64)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cowrie-db-seed-'));
     try {
       const file = join(dir, 'seed.sqlite');
-      const run = await seedCli(['--db', `sqlite:${file}`, '--sessions', '300', '--seed', '3', '--json']);
+      const run = await seedCli(['--db', `sqlite:${file}`, '--sessions', '300', '--json']);
       expect(run.code, run.stderr).toBe(0);
       const report = JSON.parse(run.stdout) as SeedJson;
       expect(report.tables.session_summaries).toBe(300);
       const again = await seedCli(['--db', `sqlite:${file}`, '--sessions', '300']);
       expect(again.code).toBe(1);
-      const drift = await seedCli(['--db', `sqlite:${file}`, '--sessions', '300', '--drift', 'plural-text']);
-      expect(drift.code).toBe(64);
-      expect(drift.stderr).toMatch(/PostgreSQL-only/);
-      // its generator writes the flat shape only: asking for the real one is refused
-      const shape = await seedCli(['--db', `sqlite:${file}`, '--sessions', '300', '--enrichment-shape', 'real']);
-      expect(shape.code).toBe(64);
-      expect(shape.stderr).toMatch(/--enrichment-shape real is PostgreSQL-only/);
+      for (const [flag, value] of [['--seed', '3'], ['--ips', '10'], ['--drift', 'plural-text'], ['--enrichment-shape', 'real']]) {
+        const refused = await seedCli(['--db', `sqlite:${file}`, '--sessions', '300', flag!, value!]);
+        expect(refused.code, flag).toBe(64);
+        expect(refused.stderr).toContain(`seed ${flag} is PostgreSQL-only`);
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

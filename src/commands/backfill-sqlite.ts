@@ -3,7 +3,8 @@
 import { setInterruptHandler } from '../lifecycle.js';
 import { ExitCode } from '../errors.js';
 import { log, out } from '../log.js';
-import { backfillSqlite, sqliteUnsupported } from '../sqlite/index.js';
+import { backfillSqlite } from '../sqlite/backfill.js';
+import { sqliteUnsupported } from '../sqlite/open.js';
 import type { Flags } from './backfill.js';
 
 export async function backfillSqliteTarget(path: string, flags: Flags): Promise<number> {
@@ -33,8 +34,8 @@ export async function backfillSqliteTarget(path: string, flags: Flags): Promise<
       restart: flags.restart,
       pauseMs: flags.pauseMs,
       signal: controller.signal,
-      onBatch: (p) => {
-        if (every && p.batches % every === 0) log.info(`batch ${p.runBatches}: ${p.rows.filled} filled, ${p.rows.rejected} rejected (${p.batchMs.toFixed(0)} ms)`);
+      onBatch: (batches, rows) => {
+        if (every && batches % every === 0) log.info(`batch ${batches}: ${rows.filled} filled, ${rows.rejected} rejected`);
       },
     });
     if (flags.json) out(JSON.stringify(summary));

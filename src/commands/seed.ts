@@ -13,6 +13,8 @@ import { resolveTarget } from '../db/target.js';
 import { CliError, ExitCode } from '../errors.js';
 import { isVerbose, log, out } from '../log.js';
 import { redact } from '../db/redact.js';
+import { seedSqliteFixture, SQLITE_FIXTURE_SESSIONS } from '../sqlite/fixture.js';
+import { sqliteUnsupported } from '../sqlite/open.js';
 
 export const DRIFT_KINDS = ['none', 'plural-text', 'plural-array', 'incomplete-inventory'] as const;
 /**
@@ -284,23 +286,27 @@ only and keeps no cowrie-db object, like a database the upstream code left behin
                         payloads (all ''), ~4% the flat shape, 0.5% two IPs, 1% SQL NULL,
                         0.5% {}, with dirty values inside each shape (docs/seed.md).
 --enrichment-shape flat every session in the flat shape (top-level dshield, cymru, maxmind,
-                        spur, enriched_at): the rows the generator wrote before.`,
+                        spur, enriched_at): the rows the generator wrote before.
+
+--db sqlite:<file>      writes the shared fixture of the snapshot rule (both shapes, the dirty
+                        cases; docs/sqlite.md): its inventory and first --sessions sessions
+                        (at most ${SQLITE_FIXTURE_SESSIONS}); --seed, --ips, --drift and --enrichment-shape
+                        are PostgreSQL-only.`,
   );
   return cmd.action(
     action(async (raw) => {
       const flags = parseFlags(flagsSchema, raw);
       const target = resolveTarget(flags.db);
       if (target.kind === 'sqlite') {
-        // The SQLite path has its own generator (src/sqlite/seed.ts): same shape and
-        // kinds of dirt, not the same rows; the drifted states are PostgreSQL-only.
-        const { seedSqlite, sqliteUnsupported } = await import('../sqlite/index.js');
-        if (flags.drift !== 'none') throw sqliteUnsupported(`seed --drift ${flags.drift}`, target.path);
-        // its generator writes the flat shape only
-        if (flags.enrichmentShape === 'real') throw sqliteUnsupported('seed --enrichment-shape real', target.path);
+        // A SQLite development install gets the shared fixture of the snapshot rule (src/sqlite/fixture.ts), not generated rows.
+        const given = (['seed', 'ips', 'drift', 'enrichmentShape'] as const).find((k) => (raw as Record<string, unknown>)[k] !== undefined);
+        if (given) throw sqliteUnsupported(`seed --${given.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, target.path);
         log.info(`database: sqlite:${target.path}`);
-        const summary = seedSqlite(target.path, flags.sessions, flags.seed, { ips: flags.ips, reset: flags.reset });
-        if (flags.json) out(JSON.stringify({ database: `sqlite:${target.path}`, drift: 'none', enrichmentShape: 'flat', ...summary }));
-        else printTables(`seeded sqlite:${target.path}: ${summary.sessions} sessions, ${summary.ips} IPs, seed ${summary.seed}`, summary.tables, summary.elapsedMs);
+        const t0 = performance.now();
+        const tables = seedSqliteFixture(target.path, flags.sessions, flags.reset);
+        const elapsedMs = Math.round(performance.now() - t0);
+        if (flags.json) out(JSON.stringify({ database: `sqlite:${target.path}`, sessions: tables.session_summaries, fixture: true, tables, elapsedMs }));
+        else printTables(`seeded sqlite:${target.path} from the shared fixture: ${tables.session_summaries} sessions`, tables, elapsedMs);
         return;
       }
       const db = await openTarget(target);
