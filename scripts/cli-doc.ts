@@ -46,8 +46,8 @@ export function subcommandNames(help: string): string[] {
   const names: string[] = [];
   for (const line of lines.slice(start + 1)) {
     if (line.trim() === '') break;
-    const entry = /^ {2}(\S+)/.exec(line);
-    if (entry && entry[1] !== 'help') names.push(entry[1]);
+    const name = /^ {2}(\S+)/.exec(line)?.[1];
+    if (name !== undefined && name !== 'help') names.push(name);
   }
   return names;
 }

@@ -35,9 +35,9 @@ function anchorsOf(markdown: string): Set<string> {
   const anchors = new Set<string>();
   const seen = new Map<string, number>();
   for (const line of proseLines(markdown)) {
-    const heading = /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line);
-    if (!heading) continue;
-    const base = heading[1]
+    const heading = /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line)?.[1];
+    if (heading === undefined) continue;
+    const base = heading
       .toLowerCase()
       .replace(/[^\p{L}\p{N}\s_-]/gu, '')
       .replace(/ /g, '-');
@@ -56,7 +56,7 @@ function relativeLinks(file: string): Link[] {
     // drop inline code first: `a](b)` inside backticks is not a link
     const text = line.replace(/`[^`]*`/g, '');
     for (const match of text.matchAll(/\]\(([^)\s]+)\)/g)) {
-      const target = match[1];
+      const target = match[1] ?? '';
       if (/^[a-z][a-z0-9+.-]*:/i.test(target)) continue; // http:, https:, mailto:
       links.push({ from: file, target });
     }
@@ -95,7 +95,7 @@ describe('README.md and docs/', () => {
     const broken: string[] = [];
     for (const file of docFiles) {
       for (const { from, target } of relativeLinks(file)) {
-        const [pathPart, anchor] = target.split('#', 2);
+        const [pathPart = '', anchor] = target.split('#', 2);
         const linked = pathPart === '' ? from : resolve(dirname(from), decodeURIComponent(pathPart));
         const name = `${from.slice(repoRoot.length + 1)} -> ${target}`;
         if (!existsSync(linked)) broken.push(`${name}: no such file`);
