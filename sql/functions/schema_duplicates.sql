@@ -17,7 +17,7 @@ CREATE OR REPLACE FUNCTION schema_duplicates(p_concurrently boolean DEFAULT true
 RETURNS TABLE (kind text, table_name text, keep_name text, drop_name text, definition text,
                cost text, statement text, lock_mode text, concurrently boolean)
 LANGUAGE sql STABLE
-SET jit = off   -- a plan of many function scans looks expensive: JIT compiling it took ~9 s on PG15
+SET jit = off   -- a plan of many function scans looks expensive: JIT would compile it for longer than it runs
 AS $fn$
     WITH t AS (
         SELECT e.table_name, to_regclass(format('%I', e.table_name)) AS rel

@@ -34,7 +34,7 @@ RETURNS TABLE (step integer, finding_id text, severity text, kind text, table_na
                lock_mode text, rewrites_table boolean, table_bytes bigint, repair text,
                opt_in text, run_sql text, "concurrently" boolean, manual_step text)
 LANGUAGE sql STABLE
-SET jit = off   -- a plan of many function scans looks expensive: JIT compiling it took ~9 s on PG15
+SET jit = off   -- a plan of many function scans looks expensive: JIT would compile it for longer than it runs
 AS $fn$
 WITH
 tabs AS (

@@ -21,7 +21,7 @@ RETURNS TABLE (step integer, finding_id text, action text, table_name text, obje
                lock_mode text, rewrites_table boolean, table_bytes bigint, "concurrently" boolean,
                run_sql text, severity text, repair text, message text)
 LANGUAGE sql STABLE
-SET jit = off   -- a plan of many function scans looks expensive: JIT compiling it took ~9 s on PG15
+SET jit = off   -- a plan of many function scans looks expensive: JIT would compile it for longer than it runs
 AS $fn$
     SELECT (row_number() OVER (ORDER BY f.step))::integer, f.finding_id, f.kind, f.table_name, f.object_name, f.fix,
            f.lock_mode, f.rewrites_table, f.table_bytes, f."concurrently", f.run_sql, f.severity, f.repair, f.message
