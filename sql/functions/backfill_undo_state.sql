@@ -47,6 +47,7 @@ BEGIN
            CASE s.reason
                 WHEN 'busy' THEN 'Only one backfill_snapshots or undo_backfill runs at a time; wait for it or stop it with pg_cancel_backend(pid).'
                 WHEN 'no_undo_log' THEN 'Its rows can only be cleared by hand; runs made with record_undo => true can be undone exactly.'
+                WHEN 'dry_run' THEN 'A dry run writes no snapshot; SELECT * FROM backfill_progress lists the real runs.'
            END
     FROM (
         SELECT r.run_id,

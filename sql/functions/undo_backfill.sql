@@ -68,7 +68,7 @@ BEGIN
         RAISE EXCEPTION 'undo_backfill: %', v_state_row.message
             USING ERRCODE = v_state_row.refused_sqlstate,
                   DETAIL = format('backfill_undo_state(%s) says: %s', v_id, v_state_row.reason),
-                  HINT = COALESCE(v_state_row.hint, '');
+                  HINT = COALESCE(v_state_row.hint, format('SELECT * FROM backfill_undo_state(%s) says why.', v_id));
     END IF;
 
     BEGIN
