@@ -308,6 +308,35 @@ describe.each(testServers())('validate on $name', (server) => {
       }
     });
 
+    it('the verdict is SQL\'s: validate_verdict() from psql agrees with the CLI, and NULL snapshots left flip both to NO-GO naming coverage', async () => {
+      const c = await seeded(server, true);
+      try {
+        const settings = { accuracy: { seed: 5 }, performance: { runs: 1 }, thresholds: { speedup: 0 } };
+        const fromSql = async () => c.sql.begin('isolation level repeatable read read only', async (tx) =>
+          (await tx`select verdict, exit_code, failing from validate_verdict(null, ${tx.json(settings)})`)[0]!);
+        const before = await fromSql();
+        const cli = await validate(c, '--seed', '5', '--runs', '1', '--min-speedup', '0');
+        expect(before).toMatchObject({ verdict: 'GO', exit_code: 0, failing: [] });
+        expect(cli.report.verdict).toBe(before.verdict);
+        expect(cli.code).toBe(before.exit_code);
+        // 300 of the filled sessions lose their snapshot: coverage drops below 95%
+        await c.sql`update session_summaries set snapshot_country = null
+                     where session_id in (select session_id from session_summaries where snapshot_country is not null order by session_id limit 300)`;
+        const after = await fromSql();
+        expect(after).toMatchObject({ verdict: 'NO-GO', exit_code: 1 });
+        expect(after.failing).toContain('coverage.snapshots');
+        const flipped = await validate(c, '--seed', '5', '--runs', '1', '--min-speedup', '0');
+        expect(flipped.code).toBe(1);
+        expect((flipped.report as Report & { decidedBy: string[] }).decidedBy).toEqual(after.failing);
+        expect(check(flipped.report, 'coverage.snapshots').status).toBe('fail');
+        // the same rows from psql: one per check, decided there
+        const [row] = await c.sql`select status, severity, threshold from validate_checks(array['coverage']) where name = 'coverage.snapshots'`;
+        expect(row).toEqual({ status: 'fail', severity: 'ERROR', threshold: '>= 95%' });
+      } finally {
+        await c.drop();
+      }
+    });
+
     it('a missing validate function is "could not run" (exit 3), not GO', async () => {
       const c = await seeded(server, true);
       try {

@@ -11,8 +11,9 @@
 -- back-off); if some are still locked the undo stays 'undoing' and the next call
 -- finishes it. Interrupted (cancel, killed backend), it resumes where it stopped.
 -- The run gets undo_status 'undone' (it can no longer be resumed); a run started
--- with record_undo => false, or a dry run, cannot be undone. Calling it again on an
--- undone run only reports the counts.
+-- with record_undo => false, or a dry run, cannot be undone; backfill_undo_state(run_id)
+-- decides whether it can start (and says why not). Calling it again on an undone run
+-- only reports the counts.
 -- Result (INOUT, also in backfill_runs.undo_* and backfill_progress): restored,
 -- left_alone, missing, status ('undone', or 'undoing' when rows stayed locked).
 -- Locks: the advisory lock (1668249458, 1) while it claims the run (no
@@ -36,7 +37,7 @@ DECLARE
     v_attempts integer := COALESCE(undo_backfill.pass_attempts, 10);
     v_run      record;
     v_res      record;
-    v_holder   record;
+    v_state_row record;
     v_key      text;
     v_passes   integer := 0;
     v_batches  integer := 0;
@@ -61,26 +62,17 @@ BEGIN
 
     PERFORM set_config('lock_timeout', '30s', true);
     PERFORM pg_advisory_xact_lock(1668249458, 1);   -- serializes claims; released by COMMIT
-    SELECT h.pid, h.activity, h.state INTO v_holder FROM backfill_lock_holder() h LIMIT 1;
-    IF v_holder.pid IS NOT NULL THEN
-        RAISE EXCEPTION 'undo_backfill: % is already running (backend pid %)', v_holder.activity, v_holder.pid
-            USING ERRCODE = 'lock_not_available',
-                  HINT = 'Only one backfill_snapshots or undo_backfill runs at a time; wait for it or stop it with pg_cancel_backend(pid).';
+    -- Whether it can start is decided by backfill_undo_state (status and rollback read it too).
+    SELECT * INTO v_state_row FROM backfill_undo_state(v_id) u LIMIT 1;
+    IF v_state_row.refused_sqlstate IS NOT NULL THEN
+        RAISE EXCEPTION 'undo_backfill: %', v_state_row.message
+            USING ERRCODE = v_state_row.refused_sqlstate,
+                  DETAIL = format('backfill_undo_state(%s) says: %s', v_id, v_state_row.reason),
+                  HINT = COALESCE(v_state_row.hint, format('SELECT * FROM backfill_undo_state(%s) says why.', v_id));
     END IF;
 
     BEGIN
         SELECT * INTO v_run FROM backfill_runs r WHERE r.run_id = v_id;
-        IF NOT FOUND THEN
-            RAISE EXCEPTION 'undo_backfill: run % does not exist', v_id USING ERRCODE = 'no_data_found';
-        END IF;
-        IF v_run.dry_run THEN
-            RAISE EXCEPTION 'undo_backfill: run % is a dry run, it changed nothing', v_id
-                USING ERRCODE = 'invalid_parameter_value';
-        END IF;
-        IF NOT v_run.record_undo THEN
-            RAISE EXCEPTION 'undo_backfill: run % was made with record_undo => false: it has no undo log and cannot be undone exactly', v_id
-                USING ERRCODE = 'invalid_parameter_value';
-        END IF;
         IF v_run.undo_status IS DISTINCT FROM 'undone' THEN
             UPDATE backfill_runs r
             SET undo_status = 'undoing', undo_started_at = COALESCE(r.undo_started_at, clock_timestamp()),

@@ -209,3 +209,90 @@ export function isConnectionLoss(err: unknown): boolean {
 }
 
 export const QUERY_CANCELED = '57014';
+
+// ---- status and rollback: which run resumes, whether a run can be undone ------------------
+// Decided in SQL (sql/functions/backfill_resumable_run.sql, backfill_undo_state.sql); these
+// only read the answers, for `cowrie-db status` and `cowrie-db rollback backfill`.
+
+/** The run a CALL backfill_snapshots(dry_run => dryRun) without run_id resumes, or undefined. */
+export async function resumableRunId(sql: postgres.Sql, dryRun: boolean): Promise<number | undefined> {
+  const [row] = await sql`select backfill_resumable_run(${dryRun}) as id`;
+  return row?.id === null || row?.id === undefined ? undefined : countOf(row.id);
+}
+
+/** backfill_undo_state(run_id): whether undo_backfill can undo the run now, and why not. */
+export interface UndoState {
+  run_id: number;
+  can_undo: boolean;
+  /** null, missing, busy, dry_run, no_undo_log, undone, nothing_changed */
+  reason: string | null;
+  /** The SQLSTATE undo_backfill refuses with; null when it would not refuse. */
+  refused_sqlstate: string | null;
+  message: string | null;
+  hint: string | null;
+}
+
+export async function undoState(sql: postgres.Sql, runId: number): Promise<UndoState> {
+  const [row] = await sql`select run_id, can_undo, reason, refused_sqlstate, message, hint from backfill_undo_state(${runId})`;
+  if (!row) throw new Error(`backfill_undo_state(${runId}) returned no row`);
+  return {
+    run_id: countOf(row.run_id),
+    can_undo: Boolean(row.can_undo),
+    reason: (row.reason as string | null) ?? null,
+    refused_sqlstate: (row.refused_sqlstate as string | null) ?? null,
+    message: (row.message as string | null) ?? null,
+    hint: (row.hint as string | null) ?? null,
+  };
+}
+
+/** Whether the undo_backfill procedure is installed. */
+export async function undoInstalled(sql: postgres.Sql): Promise<boolean> {
+  const [row] = await sql`select to_regproc('undo_backfill') is not null and to_regproc('backfill_undo_state') is not null as ok`;
+  return Boolean(row?.ok);
+}
+
+/** Whether the backfill_progress view (and what status reads beside it) is installed. */
+export async function progressInstalled(sql: postgres.Sql): Promise<boolean> {
+  const [row] = await sql`select to_regclass('backfill_progress') is not null and to_regproc('backfill_resumable_run') is not null
+                                 and to_regproc('backfill_undo_state') is not null as ok`;
+  return Boolean(row?.ok);
+}
+
+/**
+ * backfill_progress rows, newest first (all, or only runId), with the view's ETA in seconds,
+ * whether a plain CALL would resume the run (resumable) and its backfill_undo_state.
+ */
+export async function progressRows(sql: postgres.Sql, runId: number | undefined, limit: number): Promise<postgres.Row[]> {
+  return sql`
+    select p.*, extract(epoch from p.eta)::float8 as eta_s, extract(epoch from p.busy_time)::float8 as busy_s,
+           coalesce((r.params->>'sync_commit')::boolean, false) as sync_commit,
+           p.run_id is not distinct from backfill_resumable_run(p.dry_run) as resumable,
+           u.can_undo, u.reason as undo_reason
+      from backfill_progress p
+      join backfill_runs r using (run_id)
+      join backfill_undo_state(${runId ?? null}::bigint) u using (run_id)
+     order by p.run_id desc
+     limit ${limit}`;
+}
+
+/** The backend pid of a connection (to cancel what it runs). */
+export async function backendPid(conn: postgres.Sql): Promise<number> {
+  const [row] = await conn`select pg_backend_pid() as pid`;
+  return Number(row?.pid);
+}
+
+export async function cancelBackend(sql: postgres.Sql, pid: number): Promise<void> {
+  await sql`select pg_cancel_backend(${pid})`;
+}
+
+/** CALL undo_backfill alone on a dedicated connection (it commits after every batch). */
+export async function callUndo(conn: postgres.Sql, runId: number, quiet: boolean, batchSize: number | undefined): Promise<void> {
+  if (batchSize === undefined) await conn`CALL undo_backfill(run_id => ${runId}::bigint, quiet => ${quiet}::boolean)`;
+  else await conn`CALL undo_backfill(run_id => ${runId}::bigint, quiet => ${quiet}::boolean, batch_size => ${batchSize}::integer)`;
+}
+
+/** The undo counters of a run after undo_backfill. */
+export async function undoCounts(sql: postgres.Sql, runId: number): Promise<{ undo_status: string | null; restored: number; left_alone: number; missing: number }> {
+  const [row] = await sql`select undo_status, undo_restored, undo_left_alone, undo_missing from backfill_runs where run_id = ${runId}`;
+  return { undo_status: (row?.undo_status as string | null) ?? null, restored: countOf(row?.undo_restored), left_alone: countOf(row?.undo_left_alone), missing: countOf(row?.undo_missing) };
+}

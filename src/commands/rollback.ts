@@ -16,7 +16,7 @@ import { openDatabase } from '../db/connect.js';
 import { MIGRATIONS_TABLE } from '../db/migrate.js';
 import { sqlFiles } from '../db/sqlfiles.js';
 import { redact } from '../db/redact.js';
-import { getRun } from '../backfill/engine.js';
+import { backendPid, callUndo, cancelBackend, undoCounts, undoInstalled, undoState, type UndoState } from '../backfill/engine.js';
 import { CliError, databaseErrorLine, ExitCode, errorMessage, exitCodeFor, usageError } from '../errors.js';
 import { setInterruptHandler } from '../lifecycle.js';
 import { log, out } from '../log.js';
@@ -54,14 +54,11 @@ function backfillRollback(): Command {
       const flags = parseFlags(backfillSchema, raw);
       const db = await openDatabase(flags.db);
       log.info(`database: ${db.label}`);
-      const [proc] = await db.sql`
-        select p.prokind from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-         where p.proname = 'undo_backfill' and n.nspname = any (current_schemas(false)) limit 1`;
-      if (!proc) throw new CliError('undo_backfill is not installed in this database: run `cowrie-db migrate` first', ExitCode.error);
-      const before = await getRun(db.sql, flags.run);
-      if (!before) throw usageError(`--run: there is no backfill run ${flags.run} (see \`cowrie-db status\`)`);
-      if (before.dry_run) throw usageError(`--run: run ${flags.run} is a dry run: it changed nothing, there is nothing to undo`);
-      if (!before.record_undo) throw new CliError(`run ${flags.run} was made with --no-undo: no undo log was recorded, it cannot be undone exactly`, ExitCode.error);
+      if (!(await undoInstalled(db.sql))) throw new CliError('undo_backfill is not installed in this database: run `cowrie-db migrate` first', ExitCode.error);
+      // Whether it can start is backfill_undo_state's answer (undo_backfill refuses the same way).
+      const state = await undoState(db.sql, flags.run);
+      const refusal = refusalOf(flags.run, state);
+      if (refusal) throw refusal;
 
       // The undo commits in batches when it is a procedure: CALL it alone on a dedicated connection.
       const conn = db.connect({
@@ -75,16 +72,12 @@ function backfillRollback(): Command {
         if (signalled) return;
         signalled = signal;
         log.info(`${signal} received: cancelling the undo (what it committed stays; run the same command again to finish it)`);
-        if (pid !== undefined) void db.sql`select pg_cancel_backend(${pid})`.catch(() => undefined);
+        if (pid !== undefined) void cancelBackend(db.sql, pid).catch(() => undefined);
       });
       const t0 = Date.now();
       try {
-        const [p] = await conn`select pg_backend_pid() as pid`;
-        pid = Number(p?.pid);
-        const args = `run_id => $1::bigint, quiet => $2::boolean${flags.batchSize !== undefined ? ', batch_size => $3::integer' : ''}`;
-        const values: (number | boolean)[] = [flags.run, !flags.verbose, ...(flags.batchSize !== undefined ? [flags.batchSize] : [])];
-        if (proc.prokind === 'p') await conn.unsafe(`CALL undo_backfill(${args})`, values);
-        else await conn.unsafe(`SELECT * FROM undo_backfill(${args})`, values);
+        pid = await backendPid(conn);
+        await callUndo(conn, flags.run, !flags.verbose, flags.batchSize);
       } catch (err) {
         if (signalled) {
           log.error(`undo of run ${flags.run} interrupted: ${redact(errorMessage(err))}`);
@@ -95,15 +88,13 @@ function backfillRollback(): Command {
         setInterruptHandler(undefined);
         await conn.end({ timeout: 5 }).catch(() => undefined);
       }
-      const [after] = await db.sql`
-        select undo_status, undo_restored, undo_left_alone, undo_missing, undone_at
-          from backfill_runs where run_id = ${flags.run}`;
+      const after = await undoCounts(db.sql, flags.run);
       const report = {
         run_id: flags.run,
-        undo_status: (after?.undo_status as string | null) ?? null,
-        rows_restored: Number(after?.undo_restored ?? 0),
-        rows_left_alone: Number(after?.undo_left_alone ?? 0),
-        rows_missing: Number(after?.undo_missing ?? 0),
+        undo_status: after.undo_status,
+        rows_restored: after.restored,
+        rows_left_alone: after.left_alone,
+        rows_missing: after.missing,
         seconds: Math.round(Date.now() - t0) / 1000,
       };
       if (flags.json) out(JSON.stringify(report));
@@ -120,6 +111,17 @@ function backfillRollback(): Command {
       return ExitCode.ok;
     }),
   );
+}
+
+/** The CLI's error for a run backfill_undo_state says undo_backfill would refuse; undefined when it would start. */
+function refusalOf(runId: number, state: UndoState): CliError | undefined {
+  switch (state.reason) {
+    case 'missing': return usageError(`--run: there is no backfill run ${runId} (see \`cowrie-db status\`)`);
+    case 'dry_run': return usageError(`--run: run ${runId} is a dry run: it changed nothing, there is nothing to undo`);
+    case 'no_undo_log': return new CliError(`run ${runId} was made with --no-undo: no undo log was recorded, it cannot be undone exactly`, ExitCode.error);
+    default:
+      return state.refused_sqlstate ? new CliError(`run ${runId} cannot be undone now: ${state.message}${state.hint ? ` (${state.hint})` : ''}`, ExitCode.error) : undefined;
+  }
 }
 
 const scriptSchema = commonSchema.extend({ yes: z.boolean().optional().default(false) });

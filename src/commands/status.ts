@@ -8,6 +8,10 @@ import { CliError, ExitCode, usageError } from '../errors.js';
 import { log, out } from '../log.js';
 import { formatCount, formatDuration } from '../progress.js';
 import { countOf, isoOrNull, numberOrNull } from '../db/values.js';
+import { progressInstalled, progressRows } from '../backfill/engine.js';
+
+/** backfill_progress statuses of a run that is unfinished but not the one a plain CALL resumes. */
+const SUPERSEDED_WHEN = ['paused', 'failed', 'interrupted'];
 
 const flagsSchema = commonSchema.extend({
   limit: intFlag(1, 100_000).optional().default(20),
@@ -59,33 +63,21 @@ export function statusCommand(): Command {
       const flags = parseFlags(flagsSchema, raw);
       const db = await openDatabase(flags.db);
       log.verbose(`database: ${db.label}`);
-      const [has] = await db.sql`select to_regclass('backfill_progress') is not null as ok`;
-      if (!has?.ok) {
-        throw new CliError('the backfill engine is not installed in this database (no view backfill_progress): run `cowrie-db migrate` first', ExitCode.error);
+      if (!(await progressInstalled(db.sql))) {
+        throw new CliError('the backfill engine is not installed in this database (no view backfill_progress or function backfill_resumable_run / backfill_undo_state): run `cowrie-db migrate` first', ExitCode.error);
       }
-      const rows = await db.sql`
-        select p.*, extract(epoch from p.eta)::float8 as eta_s, extract(epoch from p.busy_time)::float8 as busy_s,
-               coalesce((r.params->>'sync_commit')::boolean, false) as sync_commit
-          from backfill_progress p
-          join backfill_runs r using (run_id)
-         where ${flags.run ?? null}::bigint is null or p.run_id = ${flags.run ?? null}::bigint
-         order by p.run_id desc
-         limit ${flags.limit}`;
-      // Which run a plain `cowrie-db backfill` (or --dry-run) would resume: the latest of its kind.
-      const latest = new Map<boolean, number>();
-      for (const r of await db.sql`select dry_run, max(run_id)::bigint as id from backfill_runs group by dry_run`) latest.set(Boolean(r.dry_run), countOf(r.id));
+      const rows = await progressRows(db.sql, flags.run, flags.limit);
+      // Which run resumes and which can be undone are SQL's answers (backfill_resumable_run,
+      // backfill_undo_state); the ETA is the view's.
       const runs: RunStatus[] = rows.map((r) => {
         const id = countOf(r.run_id);
         const dry = Boolean(r.dry_run);
         const status = String(r.status);
-        const unfinished = ['running', 'paused', 'failed', 'interrupted'].includes(status) && r.undo_status === null;
-        const isLatest = latest.get(dry) === id;
         let note: string | null = null;
         let resume: string | null = null;
-        if (unfinished && status === 'running') note = `running now (backend pid ${r.backend_pid ?? '?'})`;
-        else if (unfinished && isLatest) resume = cliCommand(['backfill', ...dbArgs(db.target), ...(dry ? ['--dry-run'] : []), ...(r.record_undo === false && !dry ? ['--no-undo'] : []), ...(r.sync_commit && !dry ? ['--sync-commit'] : [])]);
-        else if (unfinished) note = 'superseded by a newer run; resume from psql: CALL backfill_snapshots(run_id => ' + id + (dry ? ', dry_run => true' : '') + ')';
-        const undoable = !dry && Boolean(r.record_undo) && r.undo_status !== 'undone' && status !== 'running' && countOf(r.rows_filled) > 0;
+        if (status === 'running') note = `running now (backend pid ${r.backend_pid ?? '?'})`;
+        else if (r.resumable) resume = cliCommand(['backfill', ...dbArgs(db.target), ...(dry ? ['--dry-run'] : []), ...(r.record_undo === false && !dry ? ['--no-undo'] : []), ...(r.sync_commit && !dry ? ['--sync-commit'] : [])]);
+        else if (SUPERSEDED_WHEN.includes(status) && r.undo_status === null) note = 'superseded by a newer run; resume from psql: CALL backfill_snapshots(run_id => ' + id + (dry ? ', dry_run => true' : '') + ')';
         return {
           run_id: id,
           status,
@@ -114,7 +106,7 @@ export function statusCommand(): Command {
           undo_restored: countOf(r.undo_restored),
           undo_left_alone: countOf(r.undo_left_alone),
           resume_command: resume,
-          undo_command: undoable ? undoCommand(db.target, id) : null,
+          undo_command: r.can_undo ? undoCommand(db.target, id) : null,
           note,
         };
       });

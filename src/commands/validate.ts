@@ -65,7 +65,9 @@ export function validateCommand(): Command {
 Runs in one REPEATABLE READ READ ONLY transaction with a statement timeout: writes nothing.
 Exit codes: 0 GO, 1 NO-GO (an ERROR), 2 CRITICAL, 3 could not run (connection, permissions,
 a check that could not be evaluated, or the --junit file could not be written after the
-report was printed), 64 bad usage (a bad flag, config file or --junit path: refused before running).`,
+report was printed), 64 bad usage (a bad flag, config file or --junit path: refused before running).
+The checks and the verdict are decided in SQL; from psql (in a READ ONLY transaction):
+  SELECT * FROM validate_verdict();   SELECT * FROM validate_checks();   (docs/validate.md)`,
     );
   withCommonOptions(cmd);
   return cmd.action(

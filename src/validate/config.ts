@@ -1,5 +1,5 @@
-// Validate's settings: defaults from the runbooks, a JSON config file validated with zod,
-// and flags on top (flags win over the file, the file over the defaults).
+// Validate's settings: a JSON config file validated with zod and flags on top (flags win
+// over the file); what neither sets takes validate_settings()'s default (the runbooks').
 import { z } from 'zod';
 import { usageError } from '../errors.js';
 import { readFileBounded } from '../files/safe-write.js';
@@ -11,48 +11,48 @@ import { GROUPS, SEVERITIES, type Group, type Severity } from './types.js';
 
 const percent = z.number().min(0).max(100);
 
+/**
+ * The settings validate_settings() (sql/functions/validate_settings.sql) reads: the keys are
+ * checked here, at the edge; the defaults (the runbooks' thresholds) are SQL's, so a key
+ * left out here takes SQL's value.
+ */
 export const configSchema = z
   .object({
     thresholds: z
       .object({
-        /** % of sessions with snapshots (runbook: >= 95%). */
-        coverage: percent.default(95),
-        /** % of sampled filled sessions whose recomputed snapshot matches (runbook: >= 99%). */
-        accuracy: percent.default(99),
-        /** geometric mean of the runbook queries' JOIN/snapshot time ratios (runbook: >= 5x). */
-        speedup: z.number().min(0).max(1000).default(5),
-        /** % of not-yet-filled sessions whose IP is in ip_inventory (runbook dry run: > 95%). */
-        inventoryCoverage: percent.default(95),
-        /** oldest supported server major version. */
-        minServerVersion: z.number().int().min(9).max(100).default(13),
+        coverage: percent.optional(),
+        accuracy: percent.optional(),
+        speedup: z.number().min(0).max(1000).optional(),
+        inventoryCoverage: percent.optional(),
+        minServerVersion: z.number().int().min(9).max(100).optional(),
       })
       .strict()
-      .default({ coverage: 95, accuracy: 99, speedup: 5, inventoryCoverage: 95, minServerVersion: 13 }),
+      .default({}),
     accuracy: z
       .object({
-        sampleSize: z.number().int().min(1).max(10_000_000).default(1000),
+        sampleSize: z.number().int().min(1).max(10_000_000).optional(),
         /** Omit for a random seed (printed in the report so the sample can be reproduced). */
         seed: z.number().int().min(0).max(2_147_483_647).optional(),
       })
       .strict()
-      .default({ sampleSize: 1000 }),
+      .default({}),
     performance: z
       .object({
-        runs: z.number().int().min(1).max(100).default(5),
-        country: z.string().regex(/^[A-Z]{2}$/, 'must be a 2-letter upper-case country code').default('CN'),
-        ipType: z.string().min(1).max(64).default('DATACENTER'),
-        snowshoeMinIps: z.number().int().min(0).max(1_000_000_000).default(100),
+        runs: z.number().int().min(1).max(100).optional(),
+        country: z.string().regex(/^[A-Z]{2}$/, 'must be a 2-letter upper-case country code').optional(),
+        ipType: z.string().min(1).max(64).optional(),
+        snowshoeMinIps: z.number().int().min(0).max(1_000_000_000).optional(),
       })
       .strict()
-      .default({ runs: 5, country: 'CN', ipType: 'DATACENTER', snowshoeMinIps: 100 }),
+      .default({}),
     readiness: z
-      .object({ sampleSize: z.number().int().min(1).max(1_000_000).default(2000), batchSize: z.number().int().min(1).max(1_000_000).default(1000) })
+      .object({ sampleSize: z.number().int().min(1).max(1_000_000).optional(), batchSize: z.number().int().min(1).max(1_000_000).optional() })
       .strict()
-      .default({ sampleSize: 2000, batchSize: 1000 }),
-    /** Per-statement limit inside validate's read-only transaction. */
+      .default({}),
+    /** Per-statement limit inside validate's read-only transaction (each group of checks is one statement). */
     statementTimeoutMs: z.number().int().min(100).max(86_400_000).default(300_000),
     lockTimeoutMs: z.number().int().min(10).max(3_600_000).default(5_000),
-    /** Override the failing severity of a check by id, e.g. {"performance.speedup": "WARNING"}. */
+    /** Override the failing severity of a check by id, e.g. {"performance.speedup": "ERROR"}. */
     severity: z.record(z.string(), z.enum(SEVERITIES as [Severity, ...Severity[]])).default({}),
     /** Groups to run (default all) and groups to leave out. */
     only: z.array(z.enum(GROUPS as [Group, ...Group[]])).optional(),

@@ -42,7 +42,8 @@ export function renderText(report: ValidateReport): string {
   out.push('', 'OTHER CHECKS');
   for (const c of rest) out.push(line(c, w));
   const a = report.settings.accuracy;
-  out.push('', `thresholds: coverage >= ${report.settings.thresholds.coverage}%, accuracy >= ${report.settings.thresholds.accuracy}% (sample ${a.sampleSize}, --seed ${a.seed}), speedup >= ${report.settings.thresholds.speedup}x; --json or --junit for the details`);
+  const t = (key: string) => String(report.settings.thresholds[key] ?? 'default');
+  out.push('', `thresholds: coverage >= ${t('coverage')}%, accuracy >= ${t('accuracy')}% (sample ${a.sampleSize ?? 'default'}, --seed ${a.seed}), speedup >= ${t('speedup')}x; --json or --junit for the details`);
   return out.join('\n') + '\n';
 }
 

@@ -1,4 +1,5 @@
-// The vocabulary of `cowrie-db validate`: checks, their severity and outcome, the verdict.
+// The vocabulary of `cowrie-db validate`: checks, their severity and outcome, the verdict
+// (all decided in SQL: validate_checks(), validate_verdict()).
 
 /** What a FAILED check means. INFO checks only measure and never fail. */
 export type Severity = 'CRITICAL' | 'ERROR' | 'WARNING' | 'INFO';
@@ -34,21 +35,16 @@ export interface CheckResult {
 
 export type Verdict = 'GO' | 'NO-GO' | 'CRITICAL' | 'COULD-NOT-RUN';
 
-export const VERDICT_EXIT: Record<Verdict, number> = { GO: 0, 'NO-GO': 1, CRITICAL: 2, 'COULD-NOT-RUN': 3 };
-
-/**
- * CRITICAL if any CRITICAL check failed; else NO-GO if any ERROR check failed; else
- * COULD-NOT-RUN if a check could not be evaluated (its absence must not read as GO);
- * else GO. WARNING and INFO never change the verdict.
- */
-export function verdictOf(checks: readonly CheckResult[]): Verdict {
-  const failed = (s: Severity) => checks.some((c) => c.status === 'fail' && c.severity === s);
-  if (failed('CRITICAL')) return 'CRITICAL';
-  if (failed('ERROR')) return 'NO-GO';
-  if (checks.some((c) => c.status === 'error')) return 'COULD-NOT-RUN';
-  return 'GO';
+/** The verdict and exit code are validate_verdict()'s (sql/functions/validate_verdict.sql). */
+export interface VerdictRow {
+  verdict: Verdict;
+  exitCode: number;
+  /** The ids of the checks that decide it. */
+  failing: string[];
+  reasons: string[];
 }
 
+/** How the report groups a check: a failure that counts (not INFO), or one that could not run. */
 export function isFailure(c: CheckResult): boolean {
   return (c.status === 'fail' && c.severity !== 'INFO') || c.status === 'error';
 }
