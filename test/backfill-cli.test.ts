@@ -21,8 +21,9 @@ describe('backfill flags', () => {
     [['--batch-size', 'lots'], /--batch-size: must be an integer from 1 to 1000000/],
     [['--batch-size', '2.5'], /--batch-size: must be an integer from 1 to 1000000/],
     [['--max-batches', '0'], /--max-batches: must be an integer from 1 to/],
-    [['--pause-ms', '-1'], /--pause-ms: must be an integer from 0 to 600000/],
-    [['--target-batch-ms', '5'], /--target-batch-ms: must be an integer from 10 to 600000/],
+    [['--pause-ms', '-1'], /--pause-ms: must be an integer from 0 to 3600000/],
+    [['--target-batch-ms', '0'], /--target-batch-ms: must be an integer from 1 to 600000/],
+    [['--workers', '0'], /--workers: must be an integer from 1 to 64/],
     [['--progress-interval', 'x'], /--progress-interval: must be an integer from 1 to 3600/],
     [['--retries', '1000'], /--retries: must be an integer from 0 to 100/],
     [['--resume', '--restart'], /--resume and --restart exclude each other/],
@@ -327,7 +328,7 @@ describe.each(testServers())('backfill CLI on $name', (server) => {
       await t.sql.unsafe(`
         DROP PROCEDURE backfill_snapshots(integer, integer, boolean, integer, integer, boolean, boolean, boolean,
                                           integer, integer, integer, integer, boolean, boolean, boolean, boolean,
-                                          bigint, text);
+                                          integer, boolean, integer, bigint, bigint, integer, boolean, bigint, text);
         CREATE PROCEDURE backfill_snapshots(
             batch_size integer DEFAULT 2500, max_batches integer DEFAULT NULL, dry_run boolean DEFAULT false,
             pause_ms integer DEFAULT 0, target_batch_ms integer DEFAULT NULL, restart boolean DEFAULT false,

@@ -7,8 +7,7 @@
 -- calling session: one row per such backend, the most recently active run first. No row: nobody, and a run left 'running' (or
 -- 'undoing') is an interrupted one -- killed backend, server restart, or a cancel
 -- that landed between two batches -- which the next CALL resumes.
--- The procedures take the transaction-level advisory lock (1668249458, 1) -- 'cowr'
--- in ASCII -- while they check this and claim a run, so two callers cannot both
+-- The procedures take the transaction-level advisory lock (backfill_advisory_lock_class(), 1) while they check this and claim a run, so two callers cannot both
 -- claim; being transaction-level, that lock can never be left behind by an
 -- interrupted CALL (a session-level one would stay with an idle session).
 -- Locks: none (reads backfill_runs and pg_stat_activity).

@@ -9,13 +9,14 @@
 -- The backfill of the ADR-007 snapshot columns (source_ip, snapshot_asn,
 -- snapshot_country, snapshot_ip_type, enrichment_at) of session_summaries, as a
 -- procedure a DBA runs from psql:   CALL backfill_snapshots();  (or (5000) for bigger
--- batches). The default batch size, 2500, keeps each batch's row locks under 250 ms
--- at the production size (1.68M sessions; measured by npm run bench).
+-- batches). The default batch size, 2500, keeps each batch's row locks well under the
+-- 250 ms target at the production size (figures: docs/benchmarks.md).
 -- It must be CALLed alone (not inside BEGIN ... COMMIT, not from a function): it
 -- COMMITs after every batch.
 --
--- * Key ranges and keyset pagination on the primary key (no OFFSET): a new run cuts
---   the key space into ranges (backfill_range_bounds, stored in backfill_ranges). A
+-- * Key ranges and keyset pagination on the primary key (no OFFSET): a run walks key
+--   ranges (backfill_ranges): one, or with workers => N many more than N, cut from
+--   the key histogram (backfill_split_ranges) when the run starts or resumes. A
 --   worker claims a range no live worker holds, and each batch takes the next
 --   batch_size sessions of it after the range's checkpoint that have a NULL snapshot
 --   column, fills what is NULL (never overwrites a value), and COMMITs together with
@@ -39,7 +40,7 @@
 --   0 or false: that signal off) are described in docs/throttling.md.
 -- * sync_commit => false (default): the batches COMMIT with synchronous_commit = off
 --   (for the backfill's own transactions only): a COMMIT does not wait for its WAL
---   to reach the disk (about 5% of the run's time at the production size). Nothing
+--   to reach the disk (docs/benchmarks.md has what that saves). Nothing
 --   can be torn by it: a batch and its checkpoint are one transaction, so a crash
 --   of the server or of the machine (kill -9, power loss) can at worst undo the last
 --   few committed batches (under 3 x wal_writer_delay, 0.6 s by default) together
@@ -98,7 +99,7 @@
 --   ip_inventory rows; the run's backfill_runs row from its counters' update to the
 --   batch's COMMIT (what parallel workers wait for each other for), the claimed
 --   range's row; lock_timeout 1s per batch (a lock wait beyond that retries the
---   batch smaller); the advisory lock (1668249458, 1) while it claims a run; SHARE UPDATE
+--   batch smaller); the advisory lock (backfill_advisory_lock_class(), 1) while it claims a run; SHARE UPDATE
 --   EXCLUSIVE during the final ANALYZE. No table lock blocks readers or writers.
 
 CREATE OR REPLACE PROCEDURE backfill_snapshots(
@@ -130,8 +131,6 @@ CREATE OR REPLACE PROCEDURE backfill_snapshots(
 LANGUAGE plpgsql
 AS $proc$
 DECLARE
-    c_lock1      constant integer := 1668249458;   -- 'cowr'
-    c_lock2      constant integer := 1;
     v_size       integer := backfill_snapshots.batch_size;
     v_max        integer := backfill_snapshots.max_batches;
     v_dry        boolean := COALESCE(backfill_snapshots.dry_run, false);
@@ -280,7 +279,7 @@ BEGIN
     -- Claims are serialized by a transaction-level advisory lock (released by the
     -- COMMIT below, never left behind); the running one is found by backfill_lock_holder.
     PERFORM set_config('lock_timeout', '30s', true);
-    PERFORM pg_advisory_xact_lock(c_lock1, c_lock2);
+    PERFORM pg_advisory_xact_lock(backfill_advisory_lock_class(), 1);
     SELECT h.pid, h.run_id, h.activity, h.state INTO v_holder FROM backfill_lock_holder() h LIMIT 1;
     IF v_holder.pid IS NOT NULL THEN
         SELECT * INTO v_run FROM backfill_runs r WHERE r.run_id = v_holder.run_id;
@@ -330,8 +329,8 @@ BEGIN
             END IF;
             v_resumable := true;
         ELSE
-            SELECT * INTO v_run FROM backfill_runs r WHERE r.dry_run = v_dry ORDER BY r.run_id DESC LIMIT 1;
-            v_resumable := FOUND AND v_run.status IN ('running', 'paused', 'failed') AND v_run.undo_status IS NULL;
+            SELECT * INTO v_run FROM backfill_runs r WHERE r.run_id = backfill_resumable_run(v_dry);
+            v_resumable := FOUND;
         END IF;
 
         IF v_resumable AND v_restart THEN
@@ -430,23 +429,24 @@ BEGIN
                     v_size, v_est, pg_backend_pid(), 1)
             RETURNING r.run_id INTO v_id;
             UPDATE backfill_runs r SET workers = v_workers WHERE r.run_id = v_id;
-            INSERT INTO backfill_ranges (run_id, range_no, lo_key, hi_key)
-            SELECT v_id, b.range_no, b.lo_key, b.hi_key
-            -- ranges of four batches or more (few short batches at range ends), at most
-            -- 100; with workers => N at least 4N of them while each holds a batch
-            FROM backfill_range_bounds(least(100, greatest(1, floor(v_est / (4.0 * v_size)),
-                                                           CASE WHEN v_workers > 1
-                                                                THEN least(4 * v_workers, ceil(v_est / v_size::numeric))
-                                                                ELSE 1 END))::integer) b;
+            -- one key range; with workers => N cut into many (more than N: see below)
+            INSERT INTO backfill_ranges (run_id, range_no, lo_key, hi_key) VALUES (v_id, 1, NULL, NULL);
             v_phase := 'scan';
             v_skey := NULL;
             IF NOT v_quiet THEN
-                RAISE NOTICE 'backfill run %: started%, about % sessions to examine in % key ranges, batch size %, workers %',
+                RAISE NOTICE 'backfill run %: started%, about % sessions to examine, batch size %, workers %',
                     v_id, CASE WHEN v_dry THEN ' (DRY RUN: nothing will be written to session_summaries)' ELSE '' END,
-                    v_est, (SELECT count(*) FROM backfill_ranges g WHERE g.run_id = v_id), v_size, v_workers;
+                    v_est, v_size, v_workers;
             END IF;
         END IF;
     END;
+    -- with workers => N, at least 4N ranges left to share (about four batches or more
+    -- each, at most 100 in all): the run's ranges are cut when it starts or resumes
+    IF v_workers > 1 AND NOT v_joined AND v_phase = 'scan'
+       AND (SELECT count(*) FROM backfill_ranges g WHERE g.run_id = v_id AND NOT g.done) < 4 * v_workers THEN
+        v_est := (SELECT greatest(r.rows_total_est - r.rows_scanned, 0) FROM backfill_runs r WHERE r.run_id = v_id);
+        PERFORM backfill_split_ranges(v_id, least(100, greatest(4 * v_workers, ceil(v_est / (4.0 * v_size))))::integer);
+    END IF;
     -- this backend works the run: registered as one of its workers
     INSERT INTO backfill_workers AS w (run_id, pid, backend_start)
     SELECT v_id, a.pid, a.backend_start FROM pg_stat_activity a WHERE a.pid = pg_backend_pid()

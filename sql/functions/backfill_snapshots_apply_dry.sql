@@ -13,13 +13,13 @@
 -- and locked_at NULL. done is true when the page is empty (end of the pass).
 -- The page is read once, by one aggregate that computes every counter and gathers the
 -- rejects as arrays: materializing the page (26 columns per session) and reading it
--- twice cost ~3% of a dry run. Only while the sample is not full is the page read a
+-- twice costs more (docs/benchmarks.md). Only while the sample is not full is the page read a
 -- second time, by a statement of its own, for its first would-be changes.
 --
 -- The plan: it reads at most p_limit sessions by the primary key and probes the
 -- rule's two lookups per session, at any table size. That plan is cached once
 -- (plan_cache_mode = force_generic_plan) instead of being planned again for every
--- page, which cost 2-3 ms of each 2,500-session page. A generic plan does not know
+-- page (a measurable part of each page: docs/benchmarks.md). A generic plan does not know
 -- the page's size (LIMIT p_limit), so the function also rules out sequential and
 -- bitmap scans, hash joins and merge joins: on a big table they could look cheaper
 -- for an unknown page, and would read the whole table or inventory for every page. And no JIT: the
@@ -133,7 +133,7 @@ BEGIN
     -- the sample: the first would-be changes in key order, while the run holds fewer
     -- than 20 (the first page, in practice). A statement of its own, run only then:
     -- as a part of the statement above, its second reading of the page would be set
-    -- up for every page (~2% of a dry run); keeping every page's rows for it would
+    -- up for every page; keeping every page's rows for it would
     -- hold the whole page in memory. It reads the page again, so under concurrent
     -- writes it sees it a moment later than the counters did.
     IF n_would_fill > 0

@@ -16,7 +16,7 @@
 -- only reports the counts.
 -- Result (INOUT, also in backfill_runs.undo_* and backfill_progress): restored,
 -- left_alone, missing, status ('undone', or 'undoing' when rows stayed locked).
--- Locks: the advisory lock (1668249458, 1) while it claims the run (no
+-- Locks: the advisory lock (backfill_advisory_lock_class(), 1) while it claims the run (no
 --   backfill_snapshots and no other undo runs meanwhile, see backfill_lock_holder); per batch FOR NO KEY UPDATE row locks on at most batch_size rows of
 --   session_summaries (never waited for), ROW EXCLUSIVE on it and on backfill_undo.
 CREATE OR REPLACE PROCEDURE undo_backfill(
@@ -61,7 +61,7 @@ BEGIN
     COMMIT;   -- fails at once when CALLed inside a transaction block
 
     PERFORM set_config('lock_timeout', '30s', true);
-    PERFORM pg_advisory_xact_lock(1668249458, 1);   -- serializes claims; released by COMMIT
+    PERFORM pg_advisory_xact_lock(backfill_advisory_lock_class(), 1);   -- serializes claims; released by COMMIT
     -- Whether it can start is decided by backfill_undo_state (status and rollback read it too).
     SELECT * INTO v_state_row FROM backfill_undo_state(v_id) u LIMIT 1;
     IF v_state_row.refused_sqlstate IS NOT NULL THEN

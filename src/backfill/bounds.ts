@@ -5,6 +5,13 @@
 /** workers lies in 1..64. */
 export const WORKERS_MAX = 64;
 
+/** pause_ms lies in 0..3,600,000. */
+export const PAUSE_MS_MAX = 3_600_000;
+
+/** target_batch_ms lies in 1..600,000. */
+export const TARGET_BATCH_MS_MIN = 1;
+export const TARGET_BATCH_MS_MAX = 600_000;
+
 /** batch_size, and min_batch_size <= max_batch_size, lie in 1..1,000,000. */
 export const BATCH_SIZE_MAX = 1_000_000;
 

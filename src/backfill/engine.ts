@@ -73,8 +73,6 @@ const RUN_COLUMNS = `run_id, status, phase, dry_run, record_undo, batches, batch
   last_batch_ms, started_at, updated_at, finished_at, last_error, undo_status, params, sample,
   (select extract(epoch from p.eta)::float8 from backfill_progress p where p.run_id = backfill_runs.run_id) as eta_seconds`;
 
-/** Statuses backfill_snapshots resumes (the latest run of the kind, when it has one of these). */
-export const UNFINISHED = ['running', 'paused', 'failed'];
 
 /** The procedure's parameters, as named in its signature. */
 export interface CallParams {
@@ -171,11 +169,10 @@ export async function getRun(sql: postgres.Sql, runId: number): Promise<RunRow |
   return rows[0] ? toRunRow(rows[0]) : undefined;
 }
 
-/** The run a CALL without run_id resumes: the latest of that kind, when unfinished and not undone. */
+/** The run a CALL without run_id resumes (backfill_resumable_run decides), or undefined. */
 export async function unfinishedRun(sql: postgres.Sql, dryRun: boolean): Promise<RunRow | undefined> {
-  const rows = await sql.unsafe(`select ${RUN_COLUMNS} from backfill_runs where dry_run = $1 order by run_id desc limit 1`, [dryRun]);
-  const run = rows[0] ? toRunRow(rows[0]) : undefined;
-  return run && UNFINISHED.includes(run.status) && run.undo_status === null ? run : undefined;
+  const rows = await sql.unsafe(`select ${RUN_COLUMNS} from backfill_runs where run_id = backfill_resumable_run($1)`, [dryRun]);
+  return rows[0] ? toRunRow(rows[0]) : undefined;
 }
 
 /** The index statements still needed after a run (CREATE INDEX CONCURRENTLY ...), in order. */

@@ -190,11 +190,11 @@ export async function runLoop(db: Database, options: LoopOptions, events: LoopEv
   });
 
   // The procedure holds its advisory lock only during a CALL; between two CALLs of this
-  // loop another runner could slip in. A runner-level lock (same class id, key 2) on a
+  // loop another runner could slip in. A runner-level lock (backfill_advisory_lock_class(), key 2) on a
   // connection of its own keeps two `cowrie-db backfill` processes apart for their lifetime.
   const guard = db.connect({ max: 1, onnotice: () => undefined });
   try {
-    const [got] = await guard`select pg_try_advisory_lock(1668249458, 2) as ok`;
+    const [got] = await guard`select pg_try_advisory_lock(backfill_advisory_lock_class(), 2) as ok`;
     if (!got?.ok) {
       throw new CliError(await alreadyRunning(db), ExitCode.error);
     }

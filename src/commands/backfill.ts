@@ -15,7 +15,9 @@ import { cliCommand, dbArgs, undoCommand } from '../backfill/describe.js';
 import { StatusFile, writeJsonAtomic, type StatusDocument, type StatusPhase } from '../backfill/files.js';
 import { missingParameters, runLoop, type LocalStats, type LoopOptions, type LoopResult } from '../backfill/loop.js';
 import { afterCompletion, type AfterReport } from '../backfill/after.js';
-import { ADAPTIVE_BATCH_MAX, ADAPTIVE_BATCH_MIN, BATCH_SIZE_MAX, WORKERS_MAX } from '../backfill/bounds.js';
+import {
+  ADAPTIVE_BATCH_MAX, ADAPTIVE_BATCH_MIN, BATCH_SIZE_MAX, PAUSE_MS_MAX, TARGET_BATCH_MS_MAX, TARGET_BATCH_MS_MIN, WORKERS_MAX,
+} from '../backfill/bounds.js';
 import { checkCheckpointFile, prepareStatusDir } from '../files/checks.js';
 import { readFileBounded } from '../files/safe-write.js';
 
@@ -31,8 +33,8 @@ const flagsSchema = commonSchema.extend({
   checkpointFile: z.string().min(1, { message: 'must be a file path' }).optional(),
   resume: z.boolean().optional().default(false),
   restart: z.boolean().optional().default(false),
-  pauseMs: intFlag(0, 600_000).optional(),
-  targetBatchMs: intFlag(10, 600_000).optional(),
+  pauseMs: intFlag(0, PAUSE_MS_MAX).optional(),
+  targetBatchMs: intFlag(TARGET_BATCH_MS_MIN, TARGET_BATCH_MS_MAX).optional(),
   undo: z.boolean().optional().default(true),
   syncCommit: z.boolean().optional().default(false),
   recheckRejects: z.boolean().optional().default(false),
@@ -66,8 +68,8 @@ export function backfillCommand(): Command {
     .option('--checkpoint-file <file>', 'keep a JSON mirror of the in-database checkpoint in this file (the database stays the source of truth); an existing file that is not such a mirror is refused, never replaced')
     .option('--resume', 'resume the unfinished run (the default; accepted for the runbooks)')
     .option('--restart', 'abandon the unfinished run and start a new one from the first session')
-    .option('--pause-ms <ms>', 'sleep between batches, 0-600000 ms (to leave room for live traffic)')
-    .option('--target-batch-ms <ms>', `adapt the batch size to take about this long, 10-600000 ms (with it, --batch-size must be ${ADAPTIVE_BATCH_MIN}-${formatCount(ADAPTIVE_BATCH_MAX)})`)
+    .option('--pause-ms <ms>', `sleep between batches, 0-${PAUSE_MS_MAX} ms (to leave room for live traffic)`)
+    .option('--target-batch-ms <ms>', `adapt the batch size to take about this long, ${TARGET_BATCH_MS_MIN}-${TARGET_BATCH_MS_MAX} ms (with it, --batch-size must be ${ADAPTIVE_BATCH_MIN}-${formatCount(ADAPTIVE_BATCH_MAX)})`)
     .option('--no-undo', 'do not record the undo log (faster; `rollback backfill` is then impossible for this run)')
     .option('--sync-commit', 'make each batch COMMIT wait for its WAL flush (default: it does not; a crash can then undo only whole last batches, redone on resume)')
     .option('--recheck-rejects', 'a new run looks at every rejected session again (by default a run skips the sessions an earlier run decided, until their row or their IP\'s inventory row changes)')
