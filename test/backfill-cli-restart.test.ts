@@ -97,6 +97,31 @@ describe.each(testServers())('backfill across a server restart on $name', (serve
     expect(res.stdout + res.stderr).not.toContain(PASSWORD);
   });
 
+  it('two workers (--workers 2) across a server restart: both ride it out and the run finishes identical', async () => {
+    await seeded('restarted2');
+    const cli = startCli(['backfill', '--db', url('restarted2'), '--workers', '2', '--batch-size', '100', '--pause-ms', '30', '--retries', '10', '--retry-delay-ms', '300', '--json', '--no-indexes', '--no-throttle']);
+    await waitFor(async () => (await batches('restarted2')) >= 6, 60_000, 'six batches');
+    await stopCluster(spec);
+    await new Promise((r) => setTimeout(r, 1000));
+    await startCluster(spec);
+    const res = await cli.done;
+    expect(res.code, res.stderr).toBe(0);
+    const s = JSON.parse(res.stdout);
+    expect(s).toMatchObject({ status: 'completed', stopped: 'completed' });
+    expect(await fingerprint('restarted2')).toEqual(expected);
+    const sql = clientFor(target('restarted2'), { max: 1, onnotice: () => undefined });
+    try {
+      const [w] = await sql`select count(distinct (pid, backend_start))::int as n from backfill_workers where run_id = ${s.run_id}`;
+      expect(w!.n).toBeGreaterThanOrEqual(3); // two before the restart, new backends after it
+      const [g] = await sql`select bool_and(done) as done, count(*)::int as n from backfill_ranges where run_id = ${s.run_id}`;
+      expect(g!.done).toBe(true);
+      expect(g!.n).toBeGreaterThanOrEqual(8);
+    } finally {
+      await sql.end();
+    }
+    expect(res.stdout + res.stderr).not.toContain(PASSWORD);
+  });
+
   it('a longer outage ends after the retries with a clear message (exit 3); running again resumes', async () => {
     await seeded('outage');
     const dir = join(root, 'status');

@@ -321,6 +321,24 @@ describe.each(testServers())('backfill CLI on $name', (server) => {
     }
   });
 
+  it('--dry-run --json --verbose shows the run\'s sample of would-be changes (backfill_runs.sample); without --verbose it is left out', async () => {
+    const t = await seededDatabase(server, 300);
+    try {
+      const plain = JSON.parse((await runCli(['backfill', '--db', t.url, '--dry-run', '--json', '--quiet'])).stdout);
+      expect(plain.sample).toBeUndefined();
+      const r = await runCli(['backfill', '--db', t.url, '--dry-run', '--json', '--verbose', '--restart']);
+      expect(r.code, r.stderr).toBe(0);
+      const verbose = JSON.parse(r.stdout);
+      const [row] = await t.sql`select sample from backfill_runs where run_id = ${verbose.run_id}`;
+      expect(Array.isArray(verbose.sample)).toBe(true);
+      expect(verbose.sample.length).toBeGreaterThan(0);
+      expect(verbose.sample).toEqual(row!.sample);
+      expect(verbose.sample[0]).toMatchObject({ session_id: expect.any(String), new: expect.any(Object), sources: expect.any(Object) });
+    } finally {
+      await t.drop();
+    }
+  });
+
   it('refuses an option the installed procedure predates (an older install), before any CALL', async () => {
     const t = await seededDatabase(server, 100);
     try {

@@ -39,6 +39,14 @@ function call(t: TestDatabase, args: string, clients: postgres.Sql[]): Promise<O
   );
 }
 
+/** Two CALLs of one run: the first, then (once it has registered as a worker) the second. */
+async function twoWorkers(t: TestDatabase, args: string, clients: postgres.Sql[], second = args): Promise<[Promise<Outcome>, Promise<Outcome>]> {
+  const before = Number((await t.sql`select count(*)::int as n from backfill_workers`)[0]!.n);
+  const a = call(t, args, clients);
+  await waitFor(async () => (await t.sql`select count(*)::int as n from backfill_workers`)[0]!.n > before, 30_000, 'the first worker');
+  return [a, call(t, second, clients)];
+}
+
 async function counters(sql: postgres.Sql, runId: number): Promise<Record<string, number>> {
   const [r] = await sql`select * from backfill_runs where run_id = ${runId}`;
   return Object.fromEntries(COUNTERS.map((k) => [k, Number(r![k])]));
@@ -86,11 +94,7 @@ describe.each(testServers())('parallel backfill workers on $name', (server) => {
     const t = await seeded(server);
     dbs.push(t);
     const args = 'batch_size => 50, quiet => true, throttle => false, workers => 2';
-    const first = call(t, args, clients);
-    // the second joins once the first has started the run
-    await waitFor(async () => (await t.sql`select count(*)::int as n from backfill_workers`)[0]!.n >= 1, 30_000, 'the first worker');
-    const second = call(t, args, clients);
-    const outcomes = await Promise.all([first, second]);
+    const outcomes = await Promise.all(await twoWorkers(t, args, clients));
     for (const o of outcomes) if (!o.ok) throw o.error;
     const done = outcomes as { ok: true; status: string; runId: number }[];
     expect(done[0]!.runId).toBe(done[1]!.runId);
@@ -130,9 +134,7 @@ describe.each(testServers())('parallel backfill workers on $name', (server) => {
     const t = await seeded(server);
     dbs.push(t);
     const args = 'batch_size => 50, quiet => true, throttle => false, workers => 2, pause_ms => 20';
-    const a = call(t, args, clients);
-    await waitFor(async () => (await t.sql`select count(*)::int as n from backfill_workers`)[0]!.n >= 1, 30_000, 'worker a');
-    const b = call(t, args, clients);
+    const [a, b] = await twoWorkers(t, args, clients);
     await waitFor(async () => (await t.sql`select count(*)::int as n from backfill_workers where batches > 2`)[0]!.n >= 2, 60_000, 'both workers at work');
     const [victim] = await t.sql`select pid, range_no from backfill_workers where range_no is not null order by pid limit 1`;
     await t.sql`select pg_terminate_backend(${victim!.pid})`;
@@ -151,9 +153,7 @@ describe.each(testServers())('parallel backfill workers on $name', (server) => {
     const t = await seeded(server);
     dbs.push(t);
     const args = 'batch_size => 50, quiet => true, throttle => false, workers => 2, pause_ms => 20';
-    const a = call(t, args, clients);
-    await waitFor(async () => (await t.sql`select count(*)::int as n from backfill_workers`)[0]!.n >= 1, 30_000, 'worker a');
-    const b = call(t, args, clients);
+    const [a, b] = await twoWorkers(t, args, clients);
     await waitFor(async () => (await t.sql`select count(*)::int as n from backfill_workers where batches > 2`)[0]!.n >= 2, 60_000, 'both workers at work');
     await t.sql`select pg_terminate_backend(pid) from backfill_workers where left_at is null`;
     const outcomes = await Promise.all([a, b]);
@@ -173,9 +173,7 @@ describe.each(testServers())('parallel backfill workers on $name', (server) => {
     const t = await seeded(server);
     dbs.push(t);
     const args = 'batch_size => 50, quiet => true, throttle => false, workers => 2, pause_ms => 30';
-    const a = call(t, args, clients);
-    await waitFor(async () => (await t.sql`select count(*)::int as n from backfill_workers`)[0]!.n >= 1, 30_000, 'worker a');
-    const b = call(t, args, clients);
+    const [a, b] = await twoWorkers(t, args, clients);
     await waitFor(async () => (await t.sql`select count(*)::int as n from backfill_run_workers((select max(run_id) from backfill_runs))`)[0]!.n >= 2, 30_000, 'two live workers');
     const third = await call(t, args, clients);
     expect(third.ok).toBe(false);
@@ -198,9 +196,7 @@ describe.each(testServers())('parallel backfill workers on $name', (server) => {
     const one = await call(t, 'dry_run => true, batch_size => 50, quiet => true, throttle => false', clients);
     if (!one.ok) throw one.error;
     const args = 'dry_run => true, batch_size => 50, quiet => true, throttle => false, workers => 2, restart => true';
-    const a = call(t, args, clients);
-    await waitFor(async () => (await t.sql`select count(*)::int as n from backfill_workers w join backfill_runs r using (run_id) where r.run_id > ${one.runId}`)[0]!.n >= 1, 30_000, 'worker a');
-    const b = call(t, 'dry_run => true, batch_size => 50, quiet => true, throttle => false, workers => 2', clients);
+    const [a, b] = await twoWorkers(t, args, clients, 'dry_run => true, batch_size => 50, quiet => true, throttle => false, workers => 2');
     const outcomes = await Promise.all([a, b]);
     for (const o of outcomes) if (!o.ok) throw o.error;
     const runId = (outcomes[0] as { runId: number }).runId;

@@ -73,6 +73,19 @@ async function expectFinished(t: TestDatabase, run: Throttled, reason: RegExp, r
   expect(run.notices.some((n) => /throttling over after/.test(n))).toBe(true);
 }
 
+/** A transaction holding a snapshot (and so the xmin horizon) until the returned function commits it. */
+async function holdSnapshot(t: TestDatabase, clients: postgres.Sql[]): Promise<() => Promise<void>> {
+  const holder = client(t);
+  clients.push(holder);
+  const reserved = await holder.reserve();
+  await reserved`begin isolation level repeatable read`;
+  await reserved`select count(*) from session_summaries`;
+  return async () => {
+    await reserved`commit`;
+    reserved.release();
+  };
+}
+
 describe.each(testServers())('throttled backfill runs on $name', (server) => {
   const dbs: TestDatabase[] = [];
   const clients: postgres.Sql[] = [];
@@ -95,16 +108,11 @@ describe.each(testServers())('throttled backfill runs on $name', (server) => {
   it('xmin_horizon: a long transaction pauses the run; at its COMMIT the run goes on and finishes identically', async () => {
     const t = await seeded(server);
     dbs.push(t);
-    const holder = client(t);
-    clients.push(holder);
-    const reserved = await holder.reserve();
-    await reserved`begin isolation level repeatable read`;
-    await reserved`select count(*) from session_summaries`;
+    const release = await holdSnapshot(t, clients);
     await new Promise((r) => setTimeout(r, 500)); // older than the limit from the first check on
     const run = start(t, { throttle_xmin_age_ms: '300' }, clients);
     await expectPaused(t, /xmin|transaction/i);
-    await reserved`commit`;
-    reserved.release();
+    await release();
     await expectFinished(t, run, /xmin|transaction/i, reference);
   });
 
@@ -135,16 +143,11 @@ describe.each(testServers())('throttled backfill runs on $name', (server) => {
   it('the CLI passes its --throttle-* flags: --throttle-xmin-age-ms pauses it while a transaction is open', async () => {
     const t = await seeded(server);
     dbs.push(t);
-    const holder = client(t);
-    clients.push(holder);
-    const reserved = await holder.reserve();
-    await reserved`begin isolation level repeatable read`;
-    await reserved`select count(*) from session_summaries`;
+    const release = await holdSnapshot(t, clients);
     const cli = runCli(['backfill', '--db', t.url, '--batch-size', '50', '--no-indexes', '--throttle-xmin-age-ms', '300',
       '--throttle-replica-lag-ms', '0', '--throttle-replica-lag-bytes', '0', '--no-throttle-on-vacuum', '--json']);
     await expectPaused(t, /xmin|transaction/i);
-    await reserved`commit`;
-    reserved.release();
+    await release();
     const r = await cli;
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).stopped).toBe('completed');

@@ -28,7 +28,7 @@ describe('numeric flags take plain decimal integers only (exit 64 before connect
     [['backfill', '--batch-size', '0x10'], /--batch-size: must be an integer/],
     [['backfill', '--batch-size', '1e3'], /--batch-size: must be an integer/],
     [['backfill', '--batch-size', ' 5'], /--batch-size: must be an integer/],
-    [['backfill', '--pause-ms', ''], /--pause-ms: must be an integer from 0 to 600000/],
+    [['backfill', '--pause-ms', ''], /--pause-ms: must be an integer from 0 to 3600000/],
     [['rollback', 'backfill', '--run', '0x1'], /--run: must be an integer/],
     [['rollback', 'backfill', '--run', '1e0'], /--run: must be an integer/],
     [['rollback', 'backfill', '--run', ''], /--run: must be an integer/],

@@ -291,7 +291,7 @@ BEGIN
                     AND v_live > 0 AND v_live < v_workers;
         IF NOT v_joined THEN
             RAISE EXCEPTION 'backfill_snapshots: % is already running (backend pid %)', v_holder.activity,
-                v_holder.pid || CASE WHEN v_live > 0 THEN format(', %s worker%s of %s', v_live,
+                v_holder.pid || CASE WHEN v_live > 0 AND v_run.workers > 1 THEN format(', %s worker%s of %s', v_live,
                                                                  CASE WHEN v_live = 1 THEN '' ELSE 's' END, v_run.workers)
                                      ELSE '' END
                 USING ERRCODE = 'lock_not_available',

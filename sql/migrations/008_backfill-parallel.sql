@@ -74,6 +74,9 @@ WHERE r.status IN ('running', 'paused', 'failed')
 
 -- Down Migration
 SET LOCAL lock_timeout = '5s';
+-- The views read the tables and columns: they go first, and `migrate` installs them again.
+DROP VIEW IF EXISTS backfill_worker_progress;
+DROP VIEW IF EXISTS backfill_progress;
 ALTER TABLE backfill_runs
     DROP COLUMN IF EXISTS throttled_since,
     DROP COLUMN IF EXISTS throttle_reason,

@@ -293,3 +293,56 @@ export async function undoCounts(sql: postgres.Sql, runId: number): Promise<{ un
   const [row] = await sql`select undo_status, undo_restored, undo_left_alone, undo_missing from backfill_runs where run_id = ${runId}`;
   return { undo_status: (row?.undo_status as string | null) ?? null, restored: countOf(row?.undo_restored), left_alone: countOf(row?.undo_left_alone), missing: countOf(row?.undo_missing) };
 }
+
+// ---- the call loop's guard -------------------------------------------------------------------
+
+/**
+ * Takes the runner-level advisory lock (backfill_advisory_lock_class(), key 2) on the
+ * connection `guard` for its lifetime: false when another `cowrie-db backfill` holds it.
+ */
+export async function takeRunnerLock(guard: postgres.Sql): Promise<boolean> {
+  const [got] = await guard`select pg_try_advisory_lock(backfill_advisory_lock_class(), 2) as ok`;
+  return Boolean(got?.ok);
+}
+
+/** The run marked running (or undoing) with the backend it records, if any: for "already running". */
+export async function runningRun(sql: postgres.Sql): Promise<{ run_id: number; dry_run: boolean; backend_pid: number | null } | undefined> {
+  const [row] = await sql`
+    select run_id, backend_pid, dry_run from backfill_runs
+     where status = 'running' or undo_status = 'undoing'
+     order by (backend_pid is not null) desc, updated_at desc limit 1`;
+  if (!row) return undefined;
+  return { run_id: countOf(row.run_id), dry_run: Boolean(row.dry_run), backend_pid: numberOrNull(row.backend_pid) };
+}
+
+// ---- cowrie-db monitor ---------------------------------------------------------------------
+
+export async function monitorInstalled(sql: postgres.Sql): Promise<boolean> {
+  const [has] = await sql`select to_regprocedure('backfill_monitor(numeric,numeric,interval,interval,interval,timestamptz,boolean)') is not null as ok`;
+  return Boolean(has?.ok);
+}
+
+export interface MonitorArgs {
+  warningPct: number;
+  criticalPct: number;
+  pendingWarningS: number;
+  pendingCriticalS: number;
+  /** 0: no run-age warning. */
+  runWarningS: number;
+  since: string | null;
+  record: boolean;
+}
+
+/** backfill_monitor(...): the state and figures, decided in SQL. */
+export async function monitorRow(sql: postgres.Sql, a: MonitorArgs): Promise<postgres.Row> {
+  const [row] = await sql`
+    select * from backfill_monitor(
+      warning_pct => ${a.warningPct}::numeric, critical_pct => ${a.criticalPct}::numeric,
+      pending_warning => make_interval(secs => ${a.pendingWarningS}::float8),
+      pending_critical => make_interval(secs => ${a.pendingCriticalS}::float8),
+      run_warning => case when ${a.runWarningS}::float8 > 0 then make_interval(secs => ${a.runWarningS}::float8) end,
+      since => ${a.since}::timestamptz,
+      record_check => ${a.record}::boolean)`;
+  if (!row) throw new Error('backfill_monitor() returned no row');
+  return row;
+}

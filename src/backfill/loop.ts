@@ -13,7 +13,9 @@ import { CliError, databaseErrorLine, ExitCode, errorMessage, exitCodeFor } from
 import { adaptiveStart } from './bounds.js';
 import { setInterruptHandler } from '../lifecycle.js';
 import type { StatusPhase } from './files.js';
-import { callStatement, getRun, isConnectionLoss, QUERY_CANCELED, type CallParams, type RunRow } from './engine.js';
+import {
+  backendPid, callStatement, cancelBackend, getRun, isConnectionLoss, QUERY_CANCELED, runningRun, takeRunnerLock, type CallParams, type RunRow,
+} from './engine.js';
 
 export interface ThrottleOptions {
   enabled: boolean;
@@ -194,8 +196,7 @@ export async function runLoop(db: Database, options: LoopOptions, events: LoopEv
   // connection of its own keeps two `cowrie-db backfill` processes apart for their lifetime.
   const guard = db.connect({ max: 1, onnotice: () => undefined });
   try {
-    const [got] = await guard`select pg_try_advisory_lock(backfill_advisory_lock_class(), 2) as ok`;
-    if (!got?.ok) {
+    if (!(await takeRunnerLock(guard))) {
       throw new CliError(await alreadyRunning(db), ExitCode.error);
     }
   } catch (err) {
@@ -266,10 +267,10 @@ export async function runLoop(db: Database, options: LoopOptions, events: LoopEv
       const batchesBefore = run?.batches ?? 0;
       let returned: { run_id?: unknown; status?: unknown } | undefined;
       try {
-        const [pidRow] = await call`select pg_backend_pid() as pid`;
+        const pid = await backendPid(call);
         if (interrupt.aborted) continue; // a signal came meanwhile: no new CALL
         const query = call.unsafe(text, values);
-        inFlight = { pid: Number(pidRow?.pid), query };
+        inFlight = { pid, query };
         // While a CALL works (several batches), every batch commits its counters: read
         // them from the main connection once a second, so the display stays live.
         let polling = false;
@@ -439,7 +440,7 @@ interface SharedState {
 /** Cancels a CALL from the command's main pool (the procedure pauses the run at its last commit). */
 async function cancelCall(db: Database, f: InFlight): Promise<void> {
   try {
-    await db.sql`select pg_cancel_backend(${f.pid})`;
+    await cancelBackend(db.sql, f.pid);
   } catch {
     f.query.cancel(); // protocol-level cancel request as a fallback
   }
@@ -484,9 +485,9 @@ async function extraWorker(
       );
       let current: InFlight | undefined;
       try {
-        const [pidRow] = await conn`select pg_backend_pid() as pid`;
+        const pid = await backendPid(conn);
         const query = conn.unsafe(text, values);
-        current = { pid: Number(pidRow?.pid), query };
+        current = { pid, query };
         inFlight.add(current);
         const rows = (await query) as unknown as { status?: unknown }[];
         failures = 0;
@@ -516,16 +517,13 @@ async function extraWorker(
  * two CALLs of the other runner no backend is recorded: look again for up to a second.
  */
 async function alreadyRunning(db: Database): Promise<string> {
-  let holder: { run_id?: unknown; backend_pid?: unknown; dry_run?: unknown } | undefined;
+  let holder: Awaited<ReturnType<typeof runningRun>>;
   for (let attempt = 0; attempt < 10; attempt++) {
-    [holder] = await db.sql`
-      select run_id, backend_pid, dry_run from backfill_runs
-       where status = 'running' or undo_status = 'undoing'
-       order by (backend_pid is not null) desc, updated_at desc limit 1`.catch(() => []);
+    holder = await runningRun(db.sql).catch(() => undefined);
     if (holder?.backend_pid !== null && holder?.backend_pid !== undefined) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  const run = holder?.run_id !== undefined ? `${holder.dry_run ? 'dry run' : 'run'} ${String(holder.run_id)}` : 'a run';
+  const run = holder ? `${holder.dry_run ? 'dry run' : 'run'} ${holder.run_id}` : 'a run';
   const pid = holder?.backend_pid ?? null;
   return (
     `another cowrie-db backfill is already running on this database: ${run}` +

@@ -100,7 +100,7 @@ in flight is cancelled (it rolls back). Run the same command again to resume.
 Incremental: once a run has completed, the next one looks only at sessions inserted or
 updated since, and at those whose IP got an ip_inventory row (or a changed one) since;
 rejects again only with --recheck-rejects. Schedule it (cron, systemd timer, pg_cron)
-and watch it with \`cowrie-db monitor\` (README, "After the backfill").`,
+and watch it with \`cowrie-db monitor\` (docs/psql.md, "After the backfill").`,
   );
   return cmd.action(action(async (raw) => backfill(parseFlags(flagsSchema, raw))));
 }

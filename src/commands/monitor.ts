@@ -9,6 +9,7 @@ import { basename, dirname, join } from 'node:path';
 import { Command } from 'commander';
 import { z } from 'zod';
 import { action, commonSchema, parseFlags, withCommonOptions } from '../cli.js';
+import { monitorInstalled, monitorRow } from '../backfill/engine.js';
 import { openDatabase } from '../db/connect.js';
 import { redact } from '../db/redact.js';
 import { errorMessage } from '../errors.js';
@@ -101,17 +102,12 @@ async function monitor(raw: Record<string, unknown>): Promise<number> {
     if (flags.since !== undefined && Number.isNaN(Date.parse(flags.since))) throw new Error(`--since: not a timestamp: ${flags.since}`);
     const db = await openDatabase(flags.db);
     log.verbose(`database: ${db.label}`);
-    const [has] = await db.sql`select to_regprocedure('backfill_monitor(numeric,numeric,interval,interval,interval,timestamptz,boolean)') is not null as ok`;
-    if (!has?.ok) throw new Error('the backfill engine is not installed in this database (no function backfill_monitor): run `cowrie-db migrate` first');
-    const [row] = await db.sql`
-      select * from backfill_monitor(
-        warning_pct => ${flags.warning}::numeric, critical_pct => ${flags.critical}::numeric,
-        pending_warning => make_interval(secs => ${flags.pendingWarning}::float8),
-        pending_critical => make_interval(secs => ${flags.pendingCritical}::float8),
-        run_warning => case when ${flags.runWarning}::float8 > 0 then make_interval(secs => ${flags.runWarning}::float8) end,
-        since => ${flags.since ?? null}::timestamptz,
-        record_check => ${flags.record}::boolean)`;
-    const report = toReport(row!, flags);
+    if (!(await monitorInstalled(db.sql))) throw new Error('the backfill engine is not installed in this database (no function backfill_monitor): run `cowrie-db migrate` first');
+    const row = await monitorRow(db.sql, {
+      warningPct: flags.warning, criticalPct: flags.critical, pendingWarningS: flags.pendingWarning,
+      pendingCriticalS: flags.pendingCritical, runWarningS: flags.runWarning, since: flags.since ?? null, record: flags.record,
+    });
+    const report = toReport(row, flags);
     emit(report, flags, json);
     return report.exit_code;
   } catch (err) {

@@ -1,5 +1,5 @@
 // The data of a SQLite development install: the shared fixture of the snapshot rule
-// (test/fixtures/snapshot-rule.json, the rows the parity test loads into both engines),
+// (sql/fixtures/snapshot-rule.json, the rows the parity test loads into both engines),
 // written into a SQLite file by `cowrie-db seed --db sqlite:<file>`.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,7 +7,7 @@ import { packageRoot } from '../db/sqlfiles.js';
 import { CliError, ExitCode } from '../errors.js';
 import { openSqlite } from './open.js';
 
-const FIXTURE_FILE = join(packageRoot, 'test', 'fixtures', 'snapshot-rule.json');
+const FIXTURE_FILE = join(packageRoot, 'sql', 'fixtures', 'snapshot-rule.json');
 
 /** The fixture's sessions (the test checks the file against it). */
 export const SQLITE_FIXTURE_SESSIONS = 603;
