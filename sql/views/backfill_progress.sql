@@ -76,6 +76,7 @@ CROSS JOIN LATERAL (
            COALESCE(sum(extract(epoch FROM clock_timestamp() - x.throttled_since) * 1000), 0) AS throttling_ms
     FROM backfill_run_workers(r.run_id) lw
     JOIN backfill_workers x ON x.run_id = r.run_id AND x.pid = lw.pid AND x.backend_start = lw.backend_start
+    WHERE r.status = 'running'   -- only a running run has live workers: no pg_stat_activity read for the others
 ) w
 CROSS JOIN LATERAL (
     SELECT count(*) FILTER (WHERE rg.done)::integer AS done, count(*)::integer AS total
