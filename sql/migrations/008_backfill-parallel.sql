@@ -16,9 +16,9 @@
 --                     is throttled now (throttle_reason, throttled_since) and how long
 --                     it has been in all (throttled_ms). left_at is set when it returns.
 --   backfill_runs     gains workers (the parallelism the latest call asked for: up to
---                     that many CALLs work the run together), throttled_ms (time lost
---                     to throttling, summed over the workers), throttle_reason and
---                     throttled_since (the signal holding a worker back now, if any).
+--                     that many CALLs work the run together) and throttled_ms (time lost
+--                     to throttling, summed over the workers; the signal holding a worker
+--                     back now is that worker's, in backfill_workers).
 -- A run started before this migration and not finished gets one range from its
 -- checkpoint, so it resumes where it stopped.
 -- Locks: ACCESS EXCLUSIVE on backfill_runs for the ADD COLUMNs (no rewrite: defaults
@@ -62,9 +62,7 @@ CREATE TABLE IF NOT EXISTS backfill_workers (
 
 ALTER TABLE backfill_runs
     ADD COLUMN IF NOT EXISTS workers         integer NOT NULL DEFAULT 1,
-    ADD COLUMN IF NOT EXISTS throttled_ms    double precision NOT NULL DEFAULT 0,
-    ADD COLUMN IF NOT EXISTS throttle_reason text,
-    ADD COLUMN IF NOT EXISTS throttled_since timestamptz;
+    ADD COLUMN IF NOT EXISTS throttled_ms    double precision NOT NULL DEFAULT 0;
 
 INSERT INTO backfill_ranges (run_id, range_no, lo_key, hi_key, last_key, done)
 SELECT r.run_id, 1, NULL, NULL, r.last_key, r.phase <> 'scan'
@@ -78,8 +76,6 @@ SET LOCAL lock_timeout = '5s';
 DROP VIEW IF EXISTS backfill_worker_progress;
 DROP VIEW IF EXISTS backfill_progress;
 ALTER TABLE backfill_runs
-    DROP COLUMN IF EXISTS throttled_since,
-    DROP COLUMN IF EXISTS throttle_reason,
     DROP COLUMN IF EXISTS throttled_ms,
     DROP COLUMN IF EXISTS workers;
 DROP TABLE IF EXISTS backfill_workers;
